@@ -291,21 +291,15 @@ class Choice(Primitive):
     def sample(self, rng) -> Any:
         return self.values[rng.categorical(self.probs)]
 
-    def _index(self, value: Any) -> int | None:
-        for i, v in enumerate(self.values):
-            if v == value:
-                return i
-        return None
+    def _mass(self, value: Any) -> float:
+        return float(sum(p for v, p in zip(self.values, self.probs) if v == value))
 
     def log_prob(self, value: Any) -> float:
-        i = self._index(value)
-        if i is None:
-            return -math.inf
-        with np.errstate(divide="ignore"):
-            return float(np.log(self.probs[i]))
+        mass = self._mass(value)
+        return math.log(mass) if mass > 0 else -math.inf
 
     def in_support(self, value: Any) -> bool:
-        return self._index(value) is not None
+        return any(v == value for v in self.values)
 
     def enumerate_support(self) -> list:
         return list(self.values)

@@ -54,8 +54,8 @@ class FiniteMeasure:
         return FiniteMeasure((o, w - total) for o, w in self.items())
 
     def probabilities(self) -> dict:
-        """Outcome → normalized probability (float)."""
-        return {o: math.exp(w) for o, w in self.normalized().items()}
+        """Outcome → normalized probability, for the outcomes with positive mass."""
+        return {o: math.exp(w) for o, w in self.normalized().items() if w > -math.inf}
 
     def probability(self, event: Callable[[Any], bool]) -> float:
         return sum(p for o, p in self.probabilities().items() if event(o))
