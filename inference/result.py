@@ -1,0 +1,140 @@
+"""The result vocabulary shared by every inference call.
+
+A `Result` holds weighted particles (each a trace, or a `ppl.Model` particle, with its log
+weight) and the log marginal-likelihood estimate, and answers the questions users ask of a
+weighted sample: normalized weights, effective sample size, posterior expectations, marginals
+of a choice, and the distinct outputs with their probabilities. A population whose weights are
+all zero is a valid result (log_ml = -inf, ess = 0, weights all zero, a `message` saying so).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from inference.weighting import check_log_weights, effective_sample_size, normalized
+
+ALL_DEAD = "all particles have weight zero (every execution failed a condition or scored -inf)"
+
+
+@dataclass(frozen=True)
+class Particle:
+    """One weighted particle: a trace (or a ppl.Model particle) and its log weight."""
+
+    trace: Any
+    log_weight: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A distinct output and its posterior probability under the weighted particles."""
+
+    value: Any
+    probability: float
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Diagnostics of one SMC step: the ESS before resampling and whether it resampled."""
+
+    step: int
+    ess: float
+    resampled: bool
+
+
+def default_output(trace: Any) -> Any:
+    """What a particle produced: a trace's return value, or a Model particle's choices."""
+    if trace is None:
+        return None
+    if hasattr(trace, "retval"):
+        return trace.retval
+    return trace.choices
+
+
+def hashable(value: Any) -> Any:
+    """A dict key standing for `value` (arrays and lists become tuples)."""
+    if isinstance(value, np.ndarray):
+        return tuple(hashable(v) for v in value.tolist()) if value.ndim else value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return tuple(hashable(v) for v in value)
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+class Result:
+    """Weighted particles and what can be read off them (see the module docstring)."""
+
+    def __init__(self, particles: Sequence[Particle], log_ml: float, *, message: str = "",
+                 steps: Sequence[StepInfo] = (), output: Callable[[Any], Any] | None = None):
+        self.particles = list(particles)
+        self.log_weights = check_log_weights([p.log_weight for p in self.particles], "Result")
+        log_ml = float(log_ml)
+        if math.isnan(log_ml) or log_ml == math.inf:
+            raise ValueError(f"Result: log marginal-likelihood estimate is {log_ml}")
+        self.log_ml = log_ml
+        self.weights = normalized(self.log_weights)
+        self.ess = effective_sample_size(self.log_weights)
+        dead = not self.weights.any()
+        if dead:
+            self.log_ml = -math.inf
+        self.message = message or (ALL_DEAD if dead else "")
+        self.steps = list(steps)
+        self.output = output or default_output
+
+    @property
+    def traces(self) -> list:
+        return [p.trace for p in self.particles]
+
+    @property
+    def all_dead(self) -> bool:
+        return not self.weights.any()
+
+    def _alive(self) -> list[tuple[float, Any]]:
+        return [(float(w), p.trace) for w, p in zip(self.weights, self.particles) if w > 0]
+
+    def expectation(self, f: Callable[[Any], Any]) -> Any:
+        """sum_i w_i f(trace_i) over particles of positive weight; ValueError if every weight is zero."""
+        alive = self._alive()
+        if not alive:
+            raise ValueError(f"no posterior expectation: {self.message}")
+        total = sum(w * np.asarray(f(trace), dtype=np.float64) for w, trace in alive)
+        return float(total) if np.ndim(total) == 0 else total
+
+    def marginal(self, address: Any) -> dict:
+        """Value -> posterior probability of the choice at `address` (None where it was not made)."""
+        out: dict = {}
+        for w, trace in self._alive():
+            key = hashable(trace.choices.get(address))
+            out[key] = out.get(key, 0.0) + w
+        return dict(sorted(out.items(), key=lambda item: -item[1]))
+
+    def group(self, key: Callable[[Any], Any]) -> list[Sample]:
+        """Distinct values of key(trace) with their probabilities, most probable first."""
+        probabilities: dict = {}
+        values: dict = {}
+        for w, trace in self._alive():
+            value = key(trace)
+            k = hashable(value)
+            values.setdefault(k, value)
+            probabilities[k] = probabilities.get(k, 0.0) + w
+        ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+        return [Sample(values[k], p) for k, p in ranked]
+
+    @property
+    def samples(self) -> list[Sample]:
+        """Distinct outputs (return values, or what `output` picks) with their probabilities."""
+        return self.group(self.output)
+
+    def __len__(self) -> int:
+        return len(self.particles)
+
+    def __repr__(self) -> str:
+        note = f", message={self.message!r}" if self.message else ""
+        return f"Result(particles={len(self.particles)}, log_ml={self.log_ml:.6g}, ess={self.ess:.4g}{note})"
