@@ -81,6 +81,23 @@ class Model:
             await pending
         return self._record_sample(primitive, address)
 
+    def sample_with(self, sampler: Any, address: Any) -> Any:
+        """A choice from a properly weighted sampler: `sampler(rng) -> (value, log_weight)`.
+
+        For proposals whose density is unknown but that return an unbiased weight for the
+        target (AWRS returns p(x)c(x)/q(x) estimated); the weight enters the particle's weight.
+        A value of None means no value was possible: the particle dies.
+        """
+        if self._rng is None:
+            raise ModelError(f"{type(self).__name__}: sample_with called outside a step run by inference")
+        path = self._claim(address)
+        value, log_weight = sampler(self._rng)
+        self._current.append((path, value))
+        self.factor(log_weight)
+        if value is None or log_weight == -math.inf:
+            self.condition(False)
+        return value
+
     def observe(self, d: Any, value: Any, address: Any = None) -> Any:
         """Evidence that `value` came from `d` (awaitable inside an async step)."""
         if self._is_async():
