@@ -186,7 +186,8 @@ def sql_grammar(schema: Schema, *, max_join_tables: int = 4, max_compound_column
         b.rule(f"member{k}", *[f"{n}_member{k}" for n in names])
     b.rule("setop", *[_lark_string(f" {op} ", True) for op in ("UNION", "UNION ALL", "INTERSECT", "EXCEPT")])
     b.rule("select", _lark_string("SELECT ", True), _lark_string("SELECT DISTINCT ", True))
-    b.rule("limit", _lark_string(" LIMIT ", True) + " " + b.terminal(r"[0-9]+", "INT"))
+    count = b.terminal(r"[0-9]{1,18}", "INT")  # sqlite rejects a LIMIT past 2**63 - 1
+    b.rule("limit", f"{_lark_string(' LIMIT ', True)} {count} ({_lark_string(' OFFSET ', True)} {count})?")
     b.rule("literal", b.terminal(r"-?[0-9]+(?:\.[0-9]+)?", "NUMBER"), "string")
     b.rule("string", b.terminal(r"'(?:[^'\n]|'')*'", "STRING"))
     b.rule("literals", 'literal (", " literal)*')
@@ -212,11 +213,11 @@ def _scope_rules(b: _Builder, schema: Schema, n: str, scope: Scope, k_range: ran
     col = b.terminal(_alternation(references), "COL")
     stars = ['"*"'] + [_lark_string(f"{q}.*") for q in qualifiers]
 
-    b.rule(f"{n}_query", f"select {n}_list {n}_tail {n}_order? limit?")
-    b.rule(f"{n}_query1", f"select {n}_item {n}_tail {n}_order? limit?")
+    b.rule(f"{n}_query", f"select {n}_list {n}_body {n}_rest limit?")
+    b.rule(f"{n}_query1", f"select {n}_item {n}_body {n}_rest limit?")
     for k in k_range:
         items = " ".join([f"{n}_item"] + [f'", " {n}_item'] * (k - 1))
-        b.rule(f"{n}_member{k}", f"select {items} {n}_tail")
+        b.rule(f"{n}_member{k}", f"select {items} {n}_body {n}_group?")
     b.rule(f"{n}_list", f'{n}_entry (", " {n}_entry)*')
     b.rule(f"{n}_entry", f"{n}_item", *stars)
     b.rule(f"{n}_item", f"{n}_aexpr", f"{n}_aexpr {kw(' AS ')} alias")
@@ -229,20 +230,21 @@ def _scope_rules(b: _Builder, schema: Schema, n: str, scope: Scope, k_range: ran
             joins += [kw(" AS "), _lark_string(f"T{i}")]
         joins += [kw(" ON "), f"{n}_on"]
     from_clause = " ".join([_lark_string(first[0])] + first[1:] + joins)
-    b.rule(
-        f"{n}_tail",
-        f"{kw(' FROM ')} {from_clause} ({kw(' WHERE ')} {n}_cond)? "
-        f"({kw(' GROUP BY ')} {col} (\", \" {col})* ({kw(' HAVING ')} {n}_hcond)?)?",
-    )
+    b.rule(f"{n}_body", f"{kw(' FROM ')} {from_clause} ({kw(' WHERE ')} {n}_cond)?")
+    b.rule(f"{n}_group", f"{kw(' GROUP BY ')} {col} (\", \" {col})* ({kw(' HAVING ')} {n}_hcond)?")
     if len(scope.tables) > 1:
         b.rule(f"{n}_on", f'{col} " = " {col} ({kw(" AND ")} {col} " = " {col})*')
-    b.rule(
-        f"{n}_order",
-        f"{kw(' ORDER BY ')} {n}_key (\", \" {n}_key)*",
-    )
+    # An aggregate in ORDER BY needs an aggregate query: allow it after GROUP BY only.
     # A bare number in ORDER BY means a result column position: leave it out.
-    b.rule(f"{n}_key", f"{n}_okey", f"{n}_okey {kw(' ASC')}", f"{n}_okey {kw(' DESC')}")
-    b.rule(f"{n}_okey", col, f"{n}_agg", f"{n}_aterm (arith {n}_aterm)+")
+    b.rule(f"{n}_rest", f"{n}_order?", f"{n}_group {n}_hkey_order?")
+    for order, key, expr, term in (
+        (f"{n}_order", f"{n}_key", f"{n}_expr", f"{n}_term"),
+        (f"{n}_hkey_order", f"{n}_hkey", f"{n}_aexpr", f"{n}_aterm"),
+    ):
+        b.rule(order, f"{kw(' ORDER BY ')} {key} (\", \" {key})*")
+        b.rule(key, f"{key}_expr", f"{key}_expr {kw(' ASC')}", f"{key}_expr {kw(' DESC')}")
+        plain = [col, f"{term} (arith {term})+"]
+        b.rule(f"{key}_expr", *(plain + [f"{n}_agg"] if expr.endswith("aexpr") else plain))
 
     b.rule(f"{n}_expr", f"{n}_term (arith {n}_term)*")
     b.rule(f"{n}_term", col, "literal", f'"(" {n}_expr ")"')
