@@ -5,7 +5,8 @@ by `sample`, or scored by `log_prob`, as `ppl.observe`, `assess` and `update` do
 extended with that token, so a program continues from the token it chose; later `log_prob`
 calls only read. With `proposal_top_k` / `proposal_top_p` the draw comes from the truncated,
 renormalized distribution q instead of the target p, `log_prob` is log q, and `log_weight`
-(log p - log q of the fixed token) is what the program adds with `factor` to correct the weight.
+(log p - log q of the fixed token) is what the program adds with `factor` to correct the weight
+(or `ppl.Model.sample_with(d.propose, addr)`, which adds it itself).
 """
 from __future__ import annotations
 
@@ -129,6 +130,11 @@ class NextToken(Primitive):
         token = self._vocabulary.tokens[index]
         self._fix(token)
         return token
+
+    def propose(self, rng: Any) -> "tuple[Token, float]":
+        """Draw from the proposal and return (token, log p - log q): a sampler for `ppl.Model.sample_with`."""
+        token = self.sample(rng)
+        return token, self.log_weight
 
     def log_prob(self, value: Any) -> float:
         i = self._vocabulary.token_id(value)
