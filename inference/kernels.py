@@ -64,6 +64,9 @@ class SelectionMH(TraceKernel):
         self.selection = selection
 
     def __repr__(self) -> str:
+        named = self.selection.addresses()
+        if named and all(address in self.selection for address in named):
+            return f"mh({', '.join(repr(p[0] if len(p) == 1 else p) for p in named)})"
         return f"mh({self.selection!r})"
 
     def __call__(self, rng: Any, trace: Trace) -> tuple[Trace, bool]:

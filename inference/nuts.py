@@ -53,9 +53,6 @@ def nuts(model: GenerativeFunction, *args: Any, steps: int = 500, warmup: int = 
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float)) or not 0.0 < target_accept < 1.0:
         raise ValueError(f"target_accept must be a number in (0, 1), got {target_accept!r}")
-    if not traced_parameters_supported():
-        raise ModelError("nuts: this version of ppl validates distribution parameters eagerly and rejects JAX tracers, "
-                         "so a model body cannot be traced; see docs/mcmc.md (the ppl hook NUTS needs)")
     constraints = ChoiceMap.coerce(constraints)
     init_choices = ChoiceMap.coerce(init) if init is not None else None
     root = as_rng(rng)
@@ -66,6 +63,9 @@ def nuts(model: GenerativeFunction, *args: Any, steps: int = 500, warmup: int = 
     density = UnconstrainedDensity.from_trace(model, args, constraints, structure)
     if density.dim == 0:
         raise ModelError(f"{model.name}: no continuous unconstrained choices for {algorithm.upper()} to sample")
+    if not traced_parameters_supported():
+        raise ModelError("nuts: this version of ppl validates distribution parameters eagerly and rejects JAX tracers, "
+                         "so a model body cannot be traced; see docs/mcmc.md (the ppl hook NUTS needs)")
     log_density = jax.jit(density.log_density)
     starts = [_initial_point(density, log_density, r, init_choices, init_tries) for r in chain_rngs]
 
