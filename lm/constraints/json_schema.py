@@ -15,7 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from lm.constraints.base import Constraint, ConstraintError
-from lm.constraints.json_schema_compile import CompiledSchema
+from lm.constraints.json_schema_compile import CompiledSchema, valid
 from lm.constraints.json_stream import Document, JsonMachine
 
 WHITESPACE_MODES = ("compact", "minified", "any")
@@ -64,15 +64,17 @@ class JsonSchemaState:
 
     __slots__ = ("threads", "text", "_hash")
 
-    def __init__(self, threads: frozenset, text: _Text):
+    def __init__(self, threads: tuple, text: _Text):
         self.threads, self.text = threads, text
-        self._hash = hash((threads, text))
+        self._hash = None
 
     def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash((self.threads, self.text))
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, JsonSchemaState) and self._hash == other._hash
+        return (isinstance(other, JsonSchemaState) and hash(self) == hash(other)
                 and self.threads == other.threads and self.text == other.text)
 
     def __repr__(self) -> str:
@@ -95,6 +97,8 @@ class JsonSchemaConstraint(Constraint):
         self._compiled = CompiledSchema(schema, relax=relax)
         self._machine = JsonMachine(self._compiled, whitespace)
         self._start = JsonSchemaState(self._machine.start(), _Text(None, b""))
+        if not self._start.threads:
+            raise ConstraintError("the schema accepts no JSON value (keyword 'false' at '/')")
         self._accepting: OrderedDict[JsonSchemaState, bool] = OrderedDict()
 
     @property
@@ -144,7 +148,7 @@ class JsonSchemaConstraint(Constraint):
             value = json.loads(text.decode("utf-8"))
         except (ValueError, RecursionError):
             return False  # integers beyond int()'s digit limit, absurd nesting depth
-        return self._compiled.validator.is_valid(value)
+        return valid(self._compiled.validator, value)
 
     def __repr__(self) -> str:
         return f"json_schema(<draft {self.draft}>, whitespace={self.whitespace!r})"

@@ -86,6 +86,15 @@ def canonical(value: Any) -> Any:
     raise TypeError(f"not a JSON value: {value!r}")
 
 
+def valid(validator: Any, value: Any) -> bool:
+    """`validator.is_valid(value)`, False where jsonschema itself fails on the value
+    (float overflow in multipleOf, recursion depth)."""
+    try:
+        return validator.is_valid(value)
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        return False
+
+
 def kind_of(value: Any) -> str:
     if value is None:
         return "null"
@@ -208,7 +217,7 @@ class ObjectSpec:
                 targets.add(leaf.additional)
             targets.update(hits)
         else:
-            if all(check.is_valid(key) for check in self.name_checks):
+            if all(valid(check, key) for check in self.name_checks):
                 nodeset = self.compiled.nodeset(targets)
                 if self.compiled.alternatives(nodeset):
                     result = nodeset
@@ -274,8 +283,19 @@ class StringSpec:
     patterns: tuple[Any, ...]       # `regex` objects for partial (prefix) search
     formats: tuple[Any, ...]        # `regex` objects for partial full matches
     enum: tuple[str, ...] | None    # sorted candidates
-    checks: tuple[Any, ...]         # validators run on the complete string
+    searches: tuple[re.Pattern, ...]  # `pattern`s, as jsonschema runs them (re.search)
+    format_names: tuple[str, ...]
+    format_checker: Any
+    checks: tuple[Any, ...]         # validators of residual schema objects
     needs_content: bool
+
+    def close_ok(self, content: str) -> bool:
+        """The exact checks of a complete string (length and enum are checked by the stream)."""
+        if not all(search.search(content) for search in self.searches):
+            return False
+        if not all(self.format_checker.conforms(content, name) for name in self.format_names):
+            return False
+        return all(valid(check, content) for check in self.checks)
 
 
 @dataclass(eq=False)
@@ -316,7 +336,8 @@ class CompiledSchema:
         except jsonschema.SchemaError as err:
             if not relax:
                 where = pointer_join("", *err.path)
-                raise _error(where, str(err.validator), f"invalid schema: {err.message[:200]}") from None
+                keyword = next((p for p in reversed(err.path) if isinstance(p, str)), str(err.validator))
+                raise _error(where, keyword, f"invalid schema: {err.message[:200]}") from None
         self.format_checker = format_checker_for(cls.FORMAT_CHECKER)
         self.validator = cls(schema, format_checker=self.format_checker, registry=referencing.Registry())
         self.nodes: list[Node] = [Node(TRUE, ""), Node(FALSE, "")]
@@ -338,6 +359,8 @@ class CompiledSchema:
         self._validators: dict[tuple[int, str], Any] = {}
         self.root = self._compile(schema, "", self.validator._resolver, self.dialect)
         self.root_nodeset = self.nodeset({self.root})
+        for node in range(len(self.nodes)):
+            self._expand(node)  # $ref cycles and anyOf blow-ups surface here, not mid-generation
 
     # ---- compiling schema objects into nodes -------------------------------------------
 
@@ -425,7 +448,12 @@ class CompiledSchema:
                 elif keyword in ("contains", "if", "unevaluatedProperties", "unevaluatedItems"):
                     sub(value, keyword)
             else:
-                in_place |= self._leaf_keyword(leaf, keyword, value, keywords, at, sub)
+                try:
+                    in_place |= self._leaf_keyword(leaf, keyword, value, keywords, at, sub)
+                except (TypeError, ValueError, AttributeError) as err:
+                    if isinstance(err, ConstraintError):
+                        raise
+                    raise _error(at, keyword, f"malformed value {value!r:.60}") from None
         leaf.scalar_keywords = tuple(k for k in keywords if k in _SCALAR_KEYWORDS)
         if in_place or leaf.scalar_keywords:
             self.leaves.append(leaf)
@@ -682,13 +710,10 @@ class CompiledSchema:
     # ---- per-alternative specs ---------------------------------------------------------
 
     def validator_for_leaf(self, leaf: Leaf, what: str) -> Any:
-        """A jsonschema validator for the leaf's whole schema object or its scalar keywords."""
+        """A jsonschema validator for the leaf's whole schema object ("node") or one keyword."""
         key = (leaf.id, what)
         if key not in self._validators:
-            schema = leaf.schema if what == "node" else {k: leaf.schema[k] for k in leaf.scalar_keywords}
-            if what != "node" and leaf.dialect.draft == 4:
-                schema.update({k: leaf.schema[k] for k in ("exclusiveMinimum", "exclusiveMaximum")
-                               if k in leaf.schema})
+            schema = leaf.schema if what == "node" else {what: leaf.schema[what]}
             self._validators[key] = leaf.dialect.cls(schema, format_checker=self.format_checker,
                                                      _resolver=leaf.resolver)
         return self._validators[key]
@@ -706,13 +731,14 @@ class CompiledSchema:
         return tuple(self.validator_for_leaf(leaf, "node") for leaf in leaves if leaf.residual)
 
     def _scalar_checks(self, leaves: tuple[Leaf, ...], kind: str) -> tuple[Any, ...]:
+        """Validators for a complete scalar: residual schema objects, and `multipleOf` (whose
+        float arithmetic is jsonschema's to define)."""
         checks = []
         for leaf in leaves:
             if leaf.residual:
                 checks.append(self.validator_for_leaf(leaf, "node"))
-            elif leaf.scalar_keywords and (set(leaf.scalar_keywords) != {"type"} or
-                                           (kind == "number" and leaf.types and "integer" in leaf.types)):
-                checks.append(self.validator_for_leaf(leaf, "scalar"))
+            elif kind == "number" and "multipleOf" in leaf.scalar_keywords:
+                checks.append(self.validator_for_leaf(leaf, "multipleOf"))
         return tuple(checks)
 
     def _enum_values(self, leaves: tuple[Leaf, ...], kind: str) -> list[Any] | None:
@@ -727,6 +753,14 @@ class CompiledSchema:
                 keys = {canonical(v) for v in mine}
                 values = [v for v in values if canonical(v) in keys]
         return values
+
+    def specs_for(self, nodeset: int, kind: str) -> tuple[Any, ...]:
+        """The specs of the node set's alternatives that allow `kind` (distinct)."""
+        key = (kind, -nodeset - 1)
+        if key not in self._specs:
+            specs = (self.spec(alt, kind) for alt in self.alternatives(nodeset))
+            self._specs[key] = tuple(dict.fromkeys(spec for spec in specs if spec is not None))
+        return self._specs[key]
 
     def spec(self, alt: int, kind: str) -> Any:
         """The ObjectSpec/ArraySpec/StringSpec/NumberSpec/LiteralSpec, or None if `kind` is out."""
@@ -775,12 +809,15 @@ class CompiledSchema:
         if values is not None and not values:
             return None
         checks = self._scalar_checks(leaves, "string")
+        searches = tuple(self.python_regex(p) for leaf in leaves for p in leaf.patterns)
+        format_names = tuple(leaf.format for leaf in leaves if leaf.format is not None)
         enum = tuple(sorted(set(values))) if values is not None else None
         return StringSpec(
             min_length=max((leaf.min_length for leaf in leaves), default=0),
             max_length=min(max_length) if max_length else None,
-            patterns=patterns, formats=formats, enum=enum, checks=checks,
-            needs_content=bool(patterns or formats or enum is not None or checks))
+            patterns=patterns, formats=formats, enum=enum, searches=searches,
+            format_names=format_names, format_checker=self.format_checker, checks=checks,
+            needs_content=bool(patterns or formats or enum is not None or checks or searches or format_names))
 
     def _number_spec(self, leaves: tuple[Leaf, ...]) -> NumberSpec | None:
         bounds = Bounds()

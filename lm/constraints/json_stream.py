@@ -6,14 +6,15 @@ linked as (top frame, rest of stack) pairs, so pushing and popping share structu
 threads are hashable. Frames are plain tuples:
 
     (ROOT, phase, nodeset)
-    (OBJ, phase, alt, seen_keys, child_nodeset, start)
-    (ARR, phase, alt, next_index, start)
-    (STR, alt, lex, acc, length, content, enum_lo, enum_hi, high)
+    (OBJ, phase, spec, seen_keys, child_nodeset, start)
+    (ARR, phase, spec, next_index, start)
+    (STR, spec, lex, acc, length, content, enum_lo, enum_hi, high)
     (KEY, lex, acc, content, high)
-    (NUM, alt, lexical_state, text)
-    (LIT, alt, literal, index)
+    (NUM, spec, lexical_state, text)
+    (LIT, spec, literal, index)
 
-`alt` is an alternative of the compiled schema (json_schema_compile); `start` is the byte
+`spec` is what one alternative of the compiled schema asks of the value (an ObjectSpec,
+StringSpec, ... from json_schema_compile, hashed by identity); `start` is the byte
 offset where a container began, kept (else -1) only when its value must be checked as a
 whole when it closes. Whitespace: "compact" is exactly Python's json.dumps separators
 (", " and ": ") and nothing else; "minified" is "," and ":"; "any" allows JSON whitespace
@@ -26,7 +27,7 @@ import json
 from typing import Any, Callable
 
 from lm.constraints import json_numbers as numbers
-from lm.constraints.json_schema_compile import CompiledSchema
+from lm.constraints.json_schema_compile import CompiledSchema, valid
 
 ROOT, OBJ, ARR, STR, KEY, NUM, LIT = range(7)
 O_FIRST, O_COLON, O_COLON_SP, O_VALUE, O_AFTER, O_COMMA_SP, O_KEY = range(7)
@@ -118,24 +119,30 @@ class JsonMachine:
         self.any_ws = whitespace == "any"
         self.spaced = whitespace == "compact"
 
-    def start(self) -> frozenset:
+    def start(self) -> tuple:
         if not self.compiled.alternatives(self.compiled.root_nodeset):
-            return frozenset()
-        return frozenset({((ROOT, R_VALUE, self.compiled.root_nodeset), None)})
+            return ()
+        return (((ROOT, R_VALUE, self.compiled.root_nodeset), None),)
 
-    def advance(self, threads: frozenset, chunk: bytes, base: int, doc: Document) -> frozenset:
+    def advance(self, threads: tuple, chunk: bytes, base: int, doc: Document) -> tuple:
+        """The threads after `chunk` (distinct, in a deterministic order); () if none lives."""
         current = threads
         step = self._step
-        for offset, b in enumerate(chunk):
-            following: set = set()
-            for thread in current:
-                following.update(step(thread, b, base + offset, doc))
-            if not following:
-                return frozenset()
-            current = following
-        return frozenset(current)
+        pos = base
+        for b in chunk:
+            if len(current) == 1:
+                current = step(current[0], b, pos, doc)
+            else:
+                following: list = []
+                for thread in current:
+                    following.extend(step(thread, b, pos, doc))
+                current = list(dict.fromkeys(following)) if len(following) > 1 else following
+            if not current:
+                return ()
+            pos += 1
+        return tuple(current)
 
-    def can_finish(self, threads: frozenset) -> bool:
+    def can_finish(self, threads: tuple) -> bool:
         """Whether some thread is a complete document if the input ends here."""
         for thread in threads:
             frame = thread[0]
@@ -171,70 +178,58 @@ class JsonMachine:
         return [thread] if b in _WS and self.any_ws else []
 
     def _start_value(self, nodeset: int, parent: tuple, b: int, pos: int) -> list:
-        compiled = self.compiled
+        specs = self.compiled.specs_for
         out = []
         if b == 0x7B:
-            for alt in compiled.alternatives(nodeset):
-                spec = compiled.spec(alt, "object")
-                if spec is not None:
-                    out.append(((OBJ, O_FIRST, alt, _EMPTY, None, pos if spec.residual else -1), parent))
+            for spec in specs(nodeset, "object"):
+                out.append(((OBJ, O_FIRST, spec, _EMPTY, None, pos if spec.residual else -1), parent))
         elif b == 0x5B:
-            for alt in compiled.alternatives(nodeset):
-                spec = compiled.spec(alt, "array")
-                if spec is not None:
-                    out.append(((ARR, A_FIRST, alt, 0, pos if spec.residual else -1), parent))
+            for spec in specs(nodeset, "array"):
+                out.append(((ARR, A_FIRST, spec, 0, pos if spec.residual else -1), parent))
         elif b == 0x22:
-            for alt in compiled.alternatives(nodeset):
-                spec = compiled.spec(alt, "string")
-                if spec is not None:
-                    top = len(spec.enum) if spec.enum is not None else 0
-                    content = "" if spec.needs_content else None
-                    out.append(((STR, alt, 0, 0, 0, content, 0, top, False), parent))
+            for spec in specs(nodeset, "string"):
+                top = len(spec.enum) if spec.enum is not None else 0
+                content = "" if spec.needs_content else None
+                out.append(((STR, spec, 0, 0, 0, content, 0, top, False), parent))
         elif b == 0x2D or 0x30 <= b <= 0x39:
             text = chr(b)
-            for alt in compiled.alternatives(nodeset):
-                spec = compiled.spec(alt, "number")
-                if spec is None:
-                    continue
+            for spec in specs(nodeset, "number"):
                 state = numbers.step(None, b, spec.integer_lexical)
                 if spec.prunes and not numbers.prefix_viable(
                         text, state, spec.bounds, spec.integer, spec.integer_lexical, spec.candidates):
                     continue
-                out.append(((NUM, alt, state, text), parent))
+                out.append(((NUM, spec, state, text), parent))
         elif b in (0x74, 0x66, 0x6E):
-            kind = "null" if b == 0x6E else "boolean"
-            for alt in compiled.alternatives(nodeset):
-                spec = compiled.spec(alt, kind)
-                if spec is not None:
-                    out.extend(((LIT, alt, literal, 1), parent) for literal in spec.literals
-                               if literal[0] == b)
+            for spec in specs(nodeset, "null" if b == 0x6E else "boolean"):
+                out.extend(((LIT, spec, literal, 1), parent) for literal in spec.literals
+                           if literal[0] == b)
         return out
 
     # ---- containers ------------------------------------------------------------------------
 
     def _object(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
-        _, phase, alt, seen, child, start = frame
+        _, phase, spec, seen, child, start = frame
         if b in _WS and self.any_ws and phase not in (O_COLON_SP, O_COMMA_SP):
             return [thread]
         if phase == O_AFTER:
             if b == 0x2C:
-                if not self.compiled.spec(alt, "object").can_add_key(seen):
+                if not spec.can_add_key(seen):
                     return []
-                return [((OBJ, O_COMMA_SP if self.spaced else O_KEY, alt, seen, None, start), thread[1])]
+                return [((OBJ, O_COMMA_SP if self.spaced else O_KEY, spec, seen, None, start), thread[1])]
             return self._close_object(thread, frame, b, pos, doc)
         if phase == O_VALUE:
-            parent = ((OBJ, O_AFTER, alt, seen, None, start), thread[1])
+            parent = ((OBJ, O_AFTER, spec, seen, None, start), thread[1])
             return self._start_value(child, parent, b, pos)
         if phase == O_COLON:
             if b != 0x3A:
                 return []
-            return [((OBJ, O_COLON_SP if self.spaced else O_VALUE, alt, seen, child, start), thread[1])]
+            return [((OBJ, O_COLON_SP if self.spaced else O_VALUE, spec, seen, child, start), thread[1])]
         if phase == O_COLON_SP:
-            return [((OBJ, O_VALUE, alt, seen, child, start), thread[1])] if b == 0x20 else []
+            return [((OBJ, O_VALUE, spec, seen, child, start), thread[1])] if b == 0x20 else []
         if phase == O_COMMA_SP:
-            return [((OBJ, O_KEY, alt, seen, None, start), thread[1])] if b == 0x20 else []
+            return [((OBJ, O_KEY, spec, seen, None, start), thread[1])] if b == 0x20 else []
         if b == 0x22:
-            if phase == O_FIRST and not self.compiled.spec(alt, "object").can_add_key(seen):
+            if phase == O_FIRST and not spec.can_add_key(seen):
                 return []
             return [((KEY, 0, 0, "", False), thread)]
         if phase == O_FIRST:
@@ -244,7 +239,7 @@ class JsonMachine:
     def _close_object(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
         if b != 0x7D:
             return []
-        spec = self.compiled.spec(frame[2], "object")
+        spec = frame[2]
         if not spec.close_ok(frame[3]):
             return []
         if spec.residual and not self._whole_value_ok(spec.residual, doc.slice(frame[5], pos + 1)):
@@ -258,7 +253,7 @@ class JsonMachine:
             return []
         owner = thread[1]
         obj = owner[0]
-        spec = self.compiled.spec(obj[2], "object")
+        spec = obj[2]
         if result is _CLOSE:
             seen = obj[3]
             if content in seen:
@@ -266,7 +261,7 @@ class JsonMachine:
             child = spec.child(content)
             if child is None:
                 return []
-            return [((OBJ, O_COLON, obj[2], seen | {content}, child, obj[5]), owner[1])]
+            return [((OBJ, O_COLON, spec, seen | {content}, child, obj[5]), owner[1])]
         lex, acc, code, escaped = result
         if code >= 0:
             content, high = _append(content, high, code, escaped)
@@ -275,24 +270,23 @@ class JsonMachine:
         return [((KEY, lex, acc, content, high), owner)]
 
     def _array(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
-        _, phase, alt, index, start = frame
+        _, phase, spec, index, start = frame
         if b in _WS and self.any_ws and phase != A_COMMA_SP:
             return [thread]
-        spec = self.compiled.spec(alt, "array")
         if phase == A_AFTER:
             if b == 0x2C:
                 if spec.child(index) is None:
                     return []
-                return [((ARR, A_COMMA_SP if self.spaced else A_VALUE, alt, index, start), thread[1])]
+                return [((ARR, A_COMMA_SP if self.spaced else A_VALUE, spec, index, start), thread[1])]
             return self._close_array(thread, frame, spec, b, pos, doc)
         if phase == A_COMMA_SP:
-            return [((ARR, A_VALUE, alt, index, start), thread[1])] if b == 0x20 else []
+            return [((ARR, A_VALUE, spec, index, start), thread[1])] if b == 0x20 else []
         if phase == A_FIRST and b == 0x5D:
             return self._close_array(thread, frame, spec, b, pos, doc)
         child = spec.child(index)
         if child is None:
             return []
-        return self._start_value(child, ((ARR, A_AFTER, alt, index + 1, start), thread[1]), b, pos)
+        return self._start_value(child, ((ARR, A_AFTER, spec, index + 1, start), thread[1]), b, pos)
 
     def _close_array(self, thread: tuple, frame: tuple, spec: Any, b: int, pos: int, doc: Document) -> list:
         if b != 0x5D or frame[3] < spec.min_items:
@@ -303,17 +297,19 @@ class JsonMachine:
 
     @staticmethod
     def _whole_value_ok(validators: tuple, text: bytes) -> bool:
-        value = json.loads(text)
-        return all(validator.is_valid(value) for validator in validators)
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            return False
+        return all(valid(validator, value) for validator in validators)
 
     # ---- scalars ---------------------------------------------------------------------------
 
     def _string(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
-        _, alt, lex, acc, length, content, lo, hi, high = frame
+        _, spec, lex, acc, length, content, lo, hi, high = frame
         result = string_byte(lex, acc, b)
         if result is None:
             return []
-        spec = self.compiled.spec(alt, "string")
         if result is _CLOSE:
             if length < spec.min_length:
                 return []
@@ -321,7 +317,7 @@ class JsonMachine:
                 index = bisect.bisect_left(spec.enum, content, lo, hi)
                 if index >= hi or spec.enum[index] != content:
                     return []
-            if spec.checks and not all(check.is_valid(content) for check in spec.checks):
+            if not spec.close_ok(content):
                 return []
             return [thread[1]]
         lex, acc, code, escaped = result
@@ -339,11 +335,10 @@ class JsonMachine:
                     lo, hi = _narrow(spec.enum, content, lo, hi)
             else:
                 high = escaped and 0xD800 <= code <= 0xDBFF
-        return [((STR, alt, lex, acc, length, content, lo, hi, high), thread[1])]
+        return [((STR, spec, lex, acc, length, content, lo, hi, high), thread[1])]
 
     def _number(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
-        _, alt, state, text = frame
-        spec = self.compiled.spec(alt, "number")
+        _, spec, state, text = frame
         following = numbers.step(state, b, spec.integer_lexical)
         if following is None:
             if state not in numbers.CLOSABLE or not self._number_ok(frame):
@@ -353,33 +348,35 @@ class JsonMachine:
         if spec.prunes and not numbers.prefix_viable(
                 text, following, spec.bounds, spec.integer, spec.integer_lexical, spec.candidates):
             return []
-        return [((NUM, alt, following, text), thread[1])]
+        return [((NUM, spec, following, text), thread[1])]
 
-    def _number_ok(self, frame: tuple) -> bool:
-        spec = self.compiled.spec(frame[1], "number")
+    @staticmethod
+    def _number_ok(frame: tuple) -> bool:
+        spec = frame[1]
         text = frame[3]
         if not numbers.value_ok(text, spec.bounds, spec.integer):
             return False
         if spec.candidates is not None and not numbers.value_in(text, spec.candidates):
             return False
-        if spec.checks:
+        if spec.checks or spec.integer:
             try:
                 value = json.loads(text)
             except ValueError:
                 return False  # an integer beyond Python's digit limit for int()
-            return all(check.is_valid(value) for check in spec.checks)
+            if spec.integer and isinstance(value, float) and not value.is_integer():
+                return False  # jsonschema's integer: 1e400 parses to inf, which is not one
+            return all(valid(check, value) for check in spec.checks)
         return True
 
     def _literal(self, thread: tuple, frame: tuple, b: int) -> list:
-        _, alt, literal, index = frame
+        _, spec, literal, index = frame
         if literal[index] != b:
             return []
         if index + 1 < len(literal):
-            return [((LIT, alt, literal, index + 1), thread[1])]
-        spec = self.compiled.spec(alt, "null" if literal == b"null" else "boolean")
+            return [((LIT, spec, literal, index + 1), thread[1])]
         if spec.checks:
             value = {b"true": True, b"false": False, b"null": None}[literal]
-            if not all(check.is_valid(value) for check in spec.checks):
+            if not all(valid(check, value) for check in spec.checks):
                 return []
         return [thread[1]]
 

@@ -1,0 +1,375 @@
+"""JSON Schema constraint: exact acceptance and sound prefixes on real schemas
+(JSONSchemaBench), on generated schemas/instances (Hypothesis), and keyword by keyword."""
+from __future__ import annotations
+
+import json
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+from lm.constraints.base import ConstraintError
+from lm.constraints.json_numbers import Bounds, prefix_viable, step as number_step, value_ok
+from lm.constraints.json_schema import json_schema
+
+DATA = Path("/work/shared/data/jsonschemabench/schemas")
+SAMPLE = sorted(DATA.glob("*.json"))[::19] if DATA.exists() else []
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def states(constraint, text: bytes) -> list:
+    """The state after each byte; None once a prefix is rejected."""
+    out, state = [], constraint.start()
+    for i in range(len(text)):
+        state = constraint.advance(state, text[i:i + 1]) if state is not None else None
+        out.append(state)
+    return out
+
+
+def prefixes_viable(constraint, text: bytes) -> bool:
+    return all(state is not None for state in states(constraint, text))
+
+
+# ---- real schemas ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(not SAMPLE, reason="JSONSchemaBench data not present")
+def test_benchmark_sample_exact_and_prefix_sound():
+    """300 files (every 19th by name): valid instances accepted with every prefix viable,
+    invalid ones rejected, under both whitespace conventions; chunking doesn't matter."""
+    rng = random.Random(0)
+    compiled = valid_rejected = invalid_accepted = prefix_rejected = chunk_mismatch = 0
+    errors = []
+    for path in SAMPLE:
+        record = json.loads(path.read_text())
+        try:
+            compact = json_schema(record["schema"])
+            loose = json_schema(record["schema"], whitespace="any")
+        except ConstraintError as err:
+            errors.append((path.name, str(err)))
+            continue
+        compiled += 1
+        for test in record["tests"]:
+            for constraint, text in ((compact, json.dumps(test["data"]).encode()),
+                                     (loose, json.dumps(test["data"], indent=2, ensure_ascii=False).encode())):
+                accepted = constraint.accepts(text)
+                if test["valid"]:
+                    valid_rejected += not accepted
+                    prefix_rejected += not prefixes_viable(constraint, text)
+                else:
+                    invalid_accepted += accepted
+                state, i = constraint.start(), 0
+                while i < len(text) and state is not None:
+                    size = rng.randint(1, 8)
+                    state = constraint.advance(state, text[i:i + size])
+                    i += size
+                chunked = state is not None and constraint.is_accepting(state)
+                chunk_mismatch += chunked != accepted
+    assert len(SAMPLE) == 300
+    assert (valid_rejected, invalid_accepted, prefix_rejected, chunk_mismatch) == (0, 0, 0, 0)
+    # every refusal names its keyword and a JSON pointer
+    assert all("(keyword '" in message and "' at '" in message for _, message in errors)
+    assert compiled >= 295, errors
+
+
+# ---- generated schemas and instances --------------------------------------------------------
+
+def _schemas():
+    names = st.sampled_from(["a", "b", "ab", "c"])
+    scalars = st.one_of(
+        st.just({"type": "string"}),
+        st.builds(lambda lo, hi: {"type": "string", "minLength": lo, "maxLength": lo + hi},
+                  st.integers(0, 2), st.integers(0, 3)),
+        st.just({"type": "string", "pattern": "^a+b?$"}),
+        st.just({"enum": ["x", "xy", "yz", 1, None]}),
+        st.just({"const": "ab"}),
+        st.builds(lambda lo, hi: {"type": "integer", "minimum": lo, "maximum": lo + hi},
+                  st.integers(-20, 20), st.integers(0, 30)),
+        st.builds(lambda lo: {"type": "number", "exclusiveMinimum": lo}, st.integers(-5, 5)),
+        st.just({"type": "number", "multipleOf": 0.5}),
+        st.just({"type": ["boolean", "null"]}),
+        st.just({"type": "string", "format": "date"}),
+        st.just({"not": {"type": "string"}}),
+        st.just(True),
+    )
+
+    def extend(inner):
+        return st.one_of(
+            st.builds(lambda props, req, extra: {
+                "type": "object", "properties": props,
+                "required": sorted(set(req) & set(props)), "additionalProperties": extra},
+                st.dictionaries(names, inner, max_size=3), st.lists(names, max_size=2),
+                st.one_of(st.booleans(), inner)),
+            st.builds(lambda items, lo, hi: {"type": "array", "items": items, "minItems": lo,
+                                             "maxItems": lo + hi},
+                      inner, st.integers(0, 1), st.integers(0, 3)),
+            st.builds(lambda a, b: {"anyOf": [a, b]}, inner, inner),
+            st.builds(lambda a, b: {"oneOf": [a, b]}, inner, inner),
+            st.builds(lambda a, b: {"allOf": [a, b]}, inner, inner),
+            st.builds(lambda a: {"type": "array", "prefixItems": [a], "items": False}, inner),
+            st.builds(lambda a: {"type": "object", "patternProperties": {"^a": a},
+                                 "additionalProperties": False, "maxProperties": 2}, inner),
+            st.builds(lambda a: {"type": "array", "items": a, "uniqueItems": True}, inner),
+        )
+
+    return st.recursive(scalars, extend, max_leaves=5)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-30, 30),
+              st.sampled_from([0.5, -1.5, 2.25, 1e3, 10.0]),
+              st.sampled_from(["", "a", "ab", "aab", "x", "xy", "é", "2024-02-29", "2023-02-29", "a\"\\"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.sampled_from(["a", "b", "ab", "c", "ad"]), inner, max_size=3)),
+    max_leaves=6)
+
+
+def _truth(schema, value) -> bool:
+    from lm.constraints.json_formats import format_checker_for
+    checker = format_checker_for(jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return jsonschema.Draft202012Validator(schema, format_checker=checker).is_valid(value)
+
+
+def _constraint_or_empty(schema, values, whitespace):
+    """The constraint; None (after checking the values are all invalid) if it accepts nothing."""
+    try:
+        return json_schema(schema, whitespace=whitespace)
+    except ConstraintError as err:
+        assert "accepts no JSON value" in str(err)
+        assert not any(_truth(schema, value) for value in values)
+        return None
+
+
+@SETTINGS
+@given(_schemas(), st.lists(JSON_VALUES, min_size=1, max_size=6), st.sampled_from(["compact", "minified", "any"]))
+def test_generated_schemas_accept_exactly_the_valid_documents(schema, values, whitespace):
+    constraint = _constraint_or_empty(schema, values, whitespace)
+    if constraint is None:
+        return
+    separators = (", ", ": ") if whitespace == "compact" else (",", ":")
+    for value in values:
+        text = json.dumps(value, separators=separators).encode()
+        if whitespace == "any":
+            text = json.dumps(value, indent=1).encode() + b"\n"
+        truth = _truth(schema, value)
+        assert constraint.accepts(text) == truth, (schema, text)
+        if truth:
+            assert prefixes_viable(constraint, text), (schema, text)
+
+
+@SETTINGS
+@given(_schemas(), st.randoms(use_true_random=False))
+def test_random_byte_walks_never_accept_an_invalid_document(schema, rnd):
+    """Walk bytes the constraint allows; every accepted document validates and parses."""
+    constraint = _constraint_or_empty(schema, [], "compact")
+    if constraint is None:
+        return
+    alphabet = [bytes([b]) for b in b'{}[],: "abcxyz-019.eE\\ntfrul'] + ["é".encode()]
+    state, text = constraint.start(), b""
+    for _ in range(60):
+        if constraint.is_accepting(state):
+            assert _truth(schema, json.loads(text)), (schema, text)
+            if rnd.random() < 0.3:
+                break
+        options = [(chunk, nxt) for chunk in alphabet
+                   if (nxt := constraint.advance(state, chunk)) is not None]
+        if not options:
+            break
+        chunk, state = rnd.choice(options)
+        text += chunk
+
+
+# ---- number prefixes against brute force ----------------------------------------------------
+
+def _extensions(prefix: str, depth: int):
+    """All JSON number texts extending `prefix` by up to `depth` characters."""
+    frontier = {prefix}
+    for _ in range(depth):
+        frontier |= {text + c for text in frontier for c in "0123456789.e-"}
+    for text in frontier:
+        try:
+            json.loads(text)
+        except ValueError:
+            continue
+        if text.startswith(prefix) and not text.endswith(".") and text.lstrip("-")[:1] and \
+                not (len(text.lstrip("-")) > 1 and text.lstrip("-")[0] == "0" and text.lstrip("-")[1].isdigit()):
+            yield text
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(["-", "0", "1", "12", "-3", "5.", "0.0", "2.5", "-0.", "70", "1.25"]),
+       st.one_of(st.none(), st.integers(-30, 30)), st.integers(0, 40), st.booleans(), st.booleans(), st.booleans())
+def test_number_prefix_pruning_is_sound(prefix, lo, width, integer, lo_excl, hi_excl):
+    bounds = Bounds(None if lo is None else Fraction(lo), lo_excl,
+                    None if lo is None else Fraction(lo + width), hi_excl)
+    state = None
+    for ch in prefix.encode():
+        state = number_step(state, ch, False)
+    viable = prefix_viable(prefix, state, bounds, integer, False, None)
+    witnesses = [t for t in _extensions(prefix, 3) if value_ok(t, bounds, integer)]
+    if witnesses:
+        assert viable, (prefix, bounds, integer, witnesses[:3])
+
+
+def test_number_prefix_pruning_rejects_dead_prefixes():
+    small = Bounds(Fraction(1), False, Fraction(5), False)
+    assert not prefix_viable("7", 2, small, True, False, None)       # 7·10^k never in [1, 5]
+    assert not prefix_viable("-", 0, small, False, False, None)
+    assert prefix_viable("50", 2, small, True, False, None)          # 50e-1 = 5
+    assert not prefix_viable("6", 2, small, True, True, None)        # draft-04 integer: no exponent
+    assert prefix_viable("2", 2, Bounds(), True, False, (Fraction(25),))
+    assert not prefix_viable("3", 2, Bounds(), False, False, (Fraction(25), Fraction(2, 10)))
+
+
+# ---- keywords one by one ---------------------------------------------------------------------
+
+def test_object_keys_any_order_required_and_duplicates():
+    c = json_schema({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                     "required": ["a", "b"], "additionalProperties": False})
+    assert c.accepts(b'{"a": 1, "b": "x"}') and c.accepts(b'{"b": "x", "a": 1}')
+    assert not c.accepts(b'{"a": 1}')                      # required, enforced at "}"
+    assert c.viable(b'{"a": 1') and not c.viable(b'{"a": 1}')
+    assert not c.viable(b'{"a": 1, "a"')                   # duplicate key
+    assert not c.viable(b'{"c')                            # no property starts with c
+    assert not c.viable(b'{"a": 1, "b": "x", ')            # nothing left to add
+    assert c.accepts(b'{"\\u0061": 1, "b": "x"}')          # keys compare decoded
+
+
+def test_whitespace_conventions():
+    schema = {"type": "object", "properties": {"a": {"type": "array"}}}
+    compact, minified, loose = (json_schema(schema, whitespace=w) for w in ("compact", "minified", "any"))
+    assert compact.accepts(b'{"a": [1, 2]}') and not compact.accepts(b'{"a":[1,2]}')
+    assert minified.accepts(b'{"a":[1,2]}') and not minified.accepts(b'{"a": [1, 2]}')
+    assert loose.accepts(b' {\n  "a" :[1 ,\t2]\r\n}\n') and not compact.accepts(b' {"a": []}')
+    assert not loose.viable(b'{"a": [1 2')
+    with pytest.raises(ConstraintError, match="whitespace"):
+        json_schema(schema, whitespace="pretty")
+
+
+def test_strings_lengths_escapes_and_unicode():
+    c = json_schema({"type": "string", "minLength": 2, "maxLength": 3})
+    assert c.accepts(b'"ab"') and not c.accepts(b'"a"') and not c.viable(b'"abcd')
+    assert c.accepts('"é\\n"'.encode()) and c.accepts(b'"\\ud83d\\ude00a"')   # a pair is one character
+    assert not c.viable(b'"\xff') and not c.viable(b'"\xe2\x28')             # invalid UTF-8
+    assert c.viable(b'"\xe2\x82') and c.accepts(b'"\xe2\x82\xac\xe2\x82\xac"')
+    assert not c.viable(b'"a\nb"') and not c.viable(b'"\\x')                 # control char, bad escape
+
+
+def test_enum_const_and_early_rejection():
+    c = json_schema({"enum": ["red", "green", 3, None, {"k": [1]}]})
+    assert all(c.accepts(t) for t in (b'"red"', b'"green"', b'3', b'3.0', b'null', b'{"k": [1]}'))
+    assert not c.viable(b'"re"x') and not c.viable(b'"blue') and not c.viable(b'4')
+    assert not c.accepts(b'{"k": [2]}') and not c.viable(b'true')
+    assert json_schema({"const": False}).accepts(b"false") and not json_schema({"const": False}).viable(b"t")
+
+
+def test_numbers_bounds_integers_and_multiples():
+    c = json_schema({"type": "integer", "minimum": 1, "maximum": 5})
+    assert c.accepts(b"5") and c.accepts(b"5.0") and c.accepts(b"50e-1") and not c.accepts(b"6")
+    assert not c.viable(b"7") and not c.viable(b"-") and not c.viable(b"9.")
+    assert c.viable(b"0") and c.viable(b"0.") and not c.accepts(b"0")        # 0.5e1 = 5 is coming
+    d4 = json_schema({"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer",
+                      "maximum": 5, "exclusiveMaximum": True})
+    assert d4.accepts(b"4") and not d4.accepts(b"5") and not d4.viable(b"4.")
+    m = json_schema({"type": "number", "multipleOf": 0.5, "exclusiveMaximum": 2})
+    assert m.accepts(b"1.5") and not m.accepts(b"1.25") and not m.accepts(b"2")
+
+
+def test_formats():
+    cases = {
+        "date": (["2024-02-29"], ["2023-02-29", "2024-1-01", "2024-01-01T00:00:00Z"]),
+        "date-time": (["2024-01-01T10:00:00Z", "2024-01-01t10:00:00.5+01:00"], ["2024-01-01 10:00:00", "2024-01-01T25:00:00Z"]),
+        "time": (["10:00:00Z"], ["10:00", "24:00:00Z"]),
+        "email": (["a.b@example.com"], ["a@b@c", "no at", "a..b@x.com"]),
+        "uuid": (["123e4567-e89b-12d3-a456-426655440000"], ["123e4567-e89b-12d3-a456-42665544000"]),
+        "ipv4": (["192.168.0.1"], ["256.1.1.1", "1.2.3"]),
+        "uri": (["https://example.com/a?b=c#d", "urn:isbn:0451450523"], ["not a uri", ".", "http://exa mple.com"]),
+        "hostname": (["example.com", "localhost"], ["exa mple.com", "example.com:8080", "-a.com"]),
+    }
+    for name, (good, bad) in cases.items():
+        c = json_schema({"type": "string", "format": name})
+        for value in good:
+            assert c.accepts(json.dumps(value).encode()), (name, value)
+        for value in bad:
+            assert not c.accepts(json.dumps(value).encode()), (name, value)
+    assert not json_schema({"format": "date"}).viable(b'"2024-13')            # pruned while streaming
+    assert json_schema({"format": "no-such-format"}).annotation_formats == {"no-such-format"}
+
+
+def test_pattern_pruning_and_search_semantics():
+    c = json_schema({"type": "string", "pattern": "^[a-z]+[0-9]$"})
+    assert c.accepts(b'"ab1"') and not c.viable(b'"A') and not c.viable(b'"ab12')
+    unanchored = json_schema({"type": "string", "pattern": "b+"})
+    assert unanchored.accepts(b'"abba"') and unanchored.viable(b'"xyz') and not unanchored.accepts(b'"xyz"')
+
+
+def test_combinators_and_refs():
+    one = json_schema({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 2}]})
+    assert one.accepts(b"1") and one.accepts(b"2.5") and not one.accepts(b"3")   # 3 matches both
+    anyof = json_schema({"anyOf": [{"type": "string", "maxLength": 1}, {"type": "array"}]})
+    assert anyof.accepts(b'"a"') and anyof.accepts(b"[1]") and not anyof.viable(b'"ab') and not anyof.viable(b"{")
+    allof = json_schema({"allOf": [{"properties": {"a": {"minimum": 3}}}, {"required": ["a"]}]})
+    assert allof.accepts(b'{"a": 4}') and not allof.accepts(b'{}') and not allof.viable(b'{"a": 2}')
+    tree = json_schema({"$defs": {"node": {"type": "object", "properties": {
+        "v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+        "additionalProperties": False}}, "$ref": "#/$defs/node"})
+    assert tree.accepts(b'{"v": 1, "kids": [{"v": 2, "kids": [{"kids": []}]}]}')
+    assert not tree.viable(b'{"kids": [{"kids": [{"w')
+    nullable = json_schema({"type": ["string", "null"]})
+    assert nullable.accepts(b"null") and nullable.accepts(b'"x"') and not nullable.viable(b"1")
+    assert json_schema(True).accepts(b'{"anything": [1]}')
+    with pytest.raises(ConstraintError, match="accepts no JSON value"):
+        json_schema({"not": {}})
+
+
+def test_arrays_prefix_items_and_bounds():
+    c = json_schema({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}],
+                     "items": False, "minItems": 1})
+    assert c.accepts(b'["a", 1]') and c.accepts(b'["a"]') and not c.accepts(b"[]")
+    assert not c.viable(b'[1') and not c.viable(b'["a", 1, ')
+    old = json_schema({"$schema": "http://json-schema.org/draft-07/schema#",
+                       "items": [{"type": "string"}], "additionalItems": {"type": "integer"}, "maxItems": 3})
+    assert old.accepts(b'["a", 1, 2]') and not old.viable(b'["a", "b"') and not old.viable(b'["a", 1, 2, ')
+    unique = json_schema({"type": "array", "uniqueItems": True})
+    assert unique.accepts(b"[1, 2]") and not unique.accepts(b"[1, 1]")
+
+
+def test_pattern_properties_and_additional_schema():
+    c = json_schema({"type": "object", "patternProperties": {"^x-": {"type": "integer"}},
+                     "additionalProperties": {"type": "string"}, "maxProperties": 2})
+    assert c.accepts(b'{"x-a": 1, "b": "s"}') and not c.viable(b'{"x-a": "s"')
+    assert not c.viable(b'{"b": 1') and not c.viable(b'{"a": "1", "b": "2", ')
+    closed = json_schema({"type": "object", "patternProperties": {"^x-\\d+$": {}}, "additionalProperties": False})
+    assert closed.viable(b'{"x-1') and not closed.viable(b'{"y') and not closed.viable(b'{"x-a')
+
+
+def test_states_are_immutable_values():
+    c = json_schema({"type": "object", "properties": {"a": {"type": "string"}}})
+    s0 = c.start()
+    s1 = c.advance(s0, b'{"a": "')
+    s2 = c.advance(s1, b'x"}')
+    assert c.advance(s0, b'{"a": "') == s1 and hash(c.advance(s0, b'{"a": "')) == hash(s1)
+    assert c.is_accepting(s2) and not c.is_accepting(s1) and c.advance(s1, b'y"}') != s2
+    assert c.advance(s0, b"") == s0 and c.advance(s2, b"x") is None
+    both = c & json_schema({"type": "object", "required": ["a"]})
+    assert both.accepts(b'{"a": "x"}') and not both.accepts(b"{}")
+
+
+def test_bad_schemas_name_keyword_and_path():
+    with pytest.raises(ConstraintError, match=r"minLength.*'/properties/a/minLength'|'minLength' at '/properties/a"):
+        json_schema({"properties": {"a": {"minLength": -1}}})
+    with pytest.raises(ConstraintError, match=r"keyword '\$ref' at '/properties/b/\$ref'"):
+        json_schema({"properties": {"b": {"$ref": "#/definitions/missing"}}})
+    with pytest.raises(ConstraintError, match=r"keyword '\$dynamicRef' at '/items/\$dynamicRef'"):
+        json_schema({"items": {"$dynamicRef": "#meta"}})
+    relaxed = json_schema({"items": {"$dynamicRef": "#meta"}}, relax=True)
+    assert relaxed.unsupported == ("$dynamicRef at /items/$dynamicRef",)
+    with pytest.raises(ConstraintError, match=r"keyword 'pattern' at '/pattern'"):
+        json_schema({"pattern": "\\p{L}"})
+    with pytest.raises(ConstraintError, match=r"cycle.*keyword .\$ref. at ./\$defs/a."):
+        json_schema({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"anyOf": [{"$ref": "#/$defs/a"}]}},
+                     "$ref": "#/$defs/a"}).viable(b"1")
+    with pytest.raises(ConstraintError, match="not JSON"):
+        json_schema("{not json")
