@@ -1,0 +1,430 @@
+"""Incremental Earley recognition over bytes with Lark's dynamic-lexer token semantics.
+
+The recognizer reads bytes one at a time. Every terminal expected at a position runs as a
+priority automaton (`Scanner`) from that position; when one reports that Python's `re.match`
+may end there, the items waiting for it advance into a new chart column. A match that a
+longer, preferred match could still override is *tentative*: items built on it carry a
+condition (column, terminal, end), and the condition is violated — and everything carrying
+it dropped — if the same terminal later matches further. `%ignore` terminals carry all
+waiting items past themselves, exactly as Lark's scanner does.
+
+States are immutable: a state is the set of running scanner groups plus the column at the
+current position; columns are shared, never copied, and never re-parsed. Predictions are
+precomputed per set of predicted nonterminals, so a column stores only its kernel items.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+from lm.constraints.base import ConstraintError
+from lm.constraints.terminal_scanner import Scanner
+
+EMPTY: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class CfgSpec:
+    """A context-free grammar whose terminals are scanner entries.
+
+    `rules` are `(lhs, rhs)` with nonterminal ids `>= 0` and terminal entries encoded as
+    `~entry` (negative). `ignore_entries` are scanner entries for `%ignore` terminals;
+    `matchable[entry]` says whether the entry's terminal matches any text at all.
+    """
+    nonterminals: tuple
+    rules: tuple
+    start: int
+    ignore_entries: tuple
+    matchable: tuple
+
+
+class _Prediction:
+    """The items predicted at a column from a set of nonterminals (a static closure)."""
+    __slots__ = ("t_items", "nt_items", "complete_start", "expected")
+
+    def __init__(self, t_items: dict, nt_items: dict, complete_start: tuple):
+        self.t_items, self.nt_items, self.complete_start = t_items, nt_items, complete_start
+        self.expected = frozenset(t_items)
+
+
+class Column:
+    """The chart at one text position: kernel items by what they wait for, predictions by
+    condition set, and the waiting items carried here from earlier columns by `%ignore`.
+
+    An item is `(item id, origin column, K, C)`: K is the condition set of the items that
+    predicted it (it completes only into parents whose C is K), C the conditions it depends on.
+    """
+    __slots__ = ("pos", "own_t", "own_nt", "predictions", "carried", "complete_start",
+                 "accepting", "own_expected", "own_conditions", "_own_wait_t", "_wait_t",
+                 "_wait_nt", "__weakref__")
+
+    def __init__(self, pos, own_t, own_nt, predictions, carried, complete_start, accepting):
+        self.pos = pos
+        self.own_t, self.own_nt = own_t, own_nt
+        self.predictions, self.carried = predictions, carried
+        self.complete_start, self.accepting = complete_start, accepting
+        expected = set(own_t)
+        conditions = {c for items in own_t.values() for _, _, _, c in items}
+        for k, prediction in predictions.items():
+            if prediction.t_items:
+                expected |= prediction.expected
+                conditions.add(k)
+        self.own_expected = frozenset(expected)
+        self.own_conditions = frozenset(conditions)
+        self._own_wait_t: dict = {}
+        self._wait_t: dict = {}
+        self._wait_nt: dict = {}
+
+    def own_wait_t(self, entry: int) -> list:
+        cached = self._own_wait_t.get(entry)
+        if cached is None:
+            cached = list(self.own_t.get(entry, ()))
+            for k, prediction in self.predictions.items():
+                for item in prediction.t_items.get(entry, ()):
+                    cached.append((item, self, k, k))
+            self._own_wait_t[entry] = cached
+        return cached
+
+    def wait_t(self, entry: int) -> list:
+        """Items waiting for terminal `entry` here, including those carried by `%ignore`."""
+        cached = self._wait_t.get(entry)
+        if cached is None:
+            if not self.carried:
+                cached = self.own_wait_t(entry)
+            else:
+                cached = list(self.own_wait_t(entry))
+                for source, mapping in self.carried:
+                    for item, origin, k, c in source.own_wait_t(entry):
+                        mapped = mapping.get(c)
+                        if mapped is not None:
+                            cached.append((item, origin, k, mapped))
+            self._wait_t[entry] = cached
+        return cached
+
+    def wait_nt(self, nonterminal: int, k: frozenset) -> list:
+        """Items here waiting for `nonterminal` whose condition set is exactly `k`."""
+        key = (nonterminal, k)
+        cached = self._wait_nt.get(key)
+        if cached is None:
+            cached = list(self.own_nt.get(key, ()))
+            prediction = self.predictions.get(k)
+            if prediction is not None:
+                for item in prediction.nt_items.get(nonterminal, ()):
+                    cached.append((item, self, k, k))
+            self._wait_nt[key] = cached
+        return cached
+
+    def expected(self) -> frozenset:
+        """Terminals some live item here waits for (carried ones only if still alive)."""
+        if not self.carried:
+            return self.own_expected
+        out = set(self.own_expected)
+        for source, mapping in self.carried:
+            if source.own_conditions.issubset(mapping.keys()):
+                out |= source.own_expected
+            else:
+                out.update(e for e in source.own_expected
+                           if any(x[3] in mapping for x in source.own_wait_t(e)))
+        return frozenset(out)
+
+    def condition_sets(self) -> frozenset:
+        """The condition sets of every item a scanner group started here can use."""
+        if not self.carried and not self.complete_start:
+            return self.own_conditions
+        out = set(self.own_conditions)
+        for source, mapping in self.carried:
+            out.update(mapping[c] for c in source.own_conditions if c in mapping)
+        out.update(x[3] for x in self.complete_start)
+        return frozenset(out)
+
+
+class EarleyState:
+    """A recognizer state: running scanner groups and the column at `pos` (None mid-token).
+
+    A group is `(column, scan state, pending, alive)`: `pending` maps entries to the end of
+    their tentative match, `alive` is the set of condition sets not yet violated.
+    """
+    __slots__ = ("pos", "groups", "column", "__weakref__")
+
+    def __init__(self, pos: int, groups: tuple, column: Column | None):
+        self.pos, self.groups, self.column = pos, groups, column
+
+    @property
+    def accepting(self) -> bool:
+        return self.column is not None and self.column.accepting
+
+    def __repr__(self) -> str:
+        return f"EarleyState(pos={self.pos}, groups={len(self.groups)}, accepting={self.accepting})"
+
+
+class EarleyRecognizer:
+    """Prefix recognition for a `CfgSpec` whose terminals are matched by `scanner`."""
+
+    def __init__(self, spec: CfgSpec, scanner: Scanner, memo_size: int = 65536):
+        self.spec = spec
+        self.scanner = scanner
+        self.memo_size = memo_size
+        self._memo: OrderedDict = OrderedDict()
+        self._tables(spec)
+        self._predictions: dict[frozenset, _Prediction] = {}
+        root_prediction = self._prediction(frozenset([spec.start]))
+        self.root = Column(0, {}, {}, {EMPTY: root_prediction}, (), (), False)
+        self.root.complete_start = tuple((i, self.root, EMPTY, EMPTY) for i in root_prediction.complete_start)
+        self.root.accepting = bool(root_prediction.complete_start)
+        groups = self._start_groups(self.root, None)
+        self.initial = EarleyState(0, groups, self.root)
+
+    # -- grammar tables --------------------------------------------------------------------
+    def _tables(self, spec: CfgSpec) -> None:
+        productive_nt: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for lhs, rhs in spec.rules:
+                if lhs not in productive_nt and all(
+                        (s >= 0 and s in productive_nt) or (s < 0 and spec.matchable[~s]) for s in rhs):
+                    productive_nt.add(lhs)
+                    changed = True
+        if spec.start not in productive_nt:
+            name = spec.nonterminals[spec.start]
+            raise ConstraintError(f"grammar rule {name!r} derives no string, so nothing is accepted")
+        rules = [(lhs, rhs) for lhs, rhs in spec.rules
+                 if lhs in productive_nt and all(s < 0 or s in productive_nt for s in rhs)
+                 and all(s >= 0 or spec.matchable[~s] for s in rhs)]
+        nullable: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for lhs, rhs in rules:
+                if lhs not in nullable and all(s >= 0 and s in nullable for s in rhs):
+                    nullable.add(lhs)
+                    changed = True
+        self.nullable = [n in nullable for n in range(len(spec.nonterminals))]
+        self.lhs, self.next_nt, self.next_t, self.complete = [], [], [], []
+        self.first_items: dict[int, list[int]] = defaultdict(list)
+        for lhs, rhs in rules:
+            self.first_items[lhs].append(len(self.lhs))
+            for dot in range(len(rhs) + 1):
+                self.lhs.append(lhs)
+                symbol = rhs[dot] if dot < len(rhs) else None
+                self.complete.append(symbol is None)
+                self.next_nt.append(symbol if symbol is not None and symbol >= 0 else -1)
+                self.next_t.append(~symbol if symbol is not None and symbol < 0 else -1)
+        self.is_ignore = set(spec.ignore_entries)
+        self.ignore_set = frozenset(spec.ignore_entries)
+
+    def _prediction(self, roots: frozenset) -> _Prediction:
+        cached = self._predictions.get(roots)
+        if cached is not None:
+            return cached
+        items: set[int] = set()
+        predicted = set(roots)
+        agenda = [i for nt in roots for i in self.first_items.get(nt, ())]
+        while agenda:
+            item = agenda.pop()
+            if item in items:
+                continue
+            items.add(item)
+            nt = self.next_nt[item]
+            if nt >= 0:
+                if nt not in predicted:
+                    predicted.add(nt)
+                    agenda.extend(self.first_items.get(nt, ()))
+                if self.nullable[nt]:
+                    agenda.append(item + 1)
+        t_items, nt_items, complete_start = defaultdict(list), defaultdict(list), []
+        for item in sorted(items):
+            if self.complete[item]:
+                if self.lhs[item] == self.spec.start:
+                    complete_start.append(item)
+            elif self.next_nt[item] >= 0:
+                nt_items[self.next_nt[item]].append(item)
+            else:
+                t_items[self.next_t[item]].append(item)
+        prediction = _Prediction({k: tuple(v) for k, v in t_items.items()},
+                                 {k: tuple(v) for k, v in nt_items.items()}, tuple(complete_start))
+        self._predictions[roots] = prediction
+        return prediction
+
+    # -- recognition -----------------------------------------------------------------------
+    def advance(self, state: EarleyState, chunk: bytes) -> EarleyState | None:
+        if not chunk:
+            return state
+        key = (state, chunk)
+        memo = self._memo
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+        result = self._advance(state, chunk)
+        memo[key] = result
+        if len(memo) > self.memo_size:
+            memo.popitem(last=False)
+        return result
+
+    def _advance(self, state: EarleyState, chunk: bytes) -> EarleyState | None:
+        step = self.scanner.step
+        pos = state.pos
+        groups = state.groups
+        column = state.column
+        last = len(chunk) - 1
+        for at, byte in enumerate(chunk):
+            pos += 1
+            next_groups = []
+            flags = []
+            violated = None
+            doomed = at < last  # every match ending here is overridden by the next byte
+            for group in groups:
+                col, scan, pending, alive = group
+                result = scan.next.get(byte)
+                if result is None:
+                    result = step(scan, byte)
+                nscan, flagged, gone = result
+                if flagged or (pending and gone):
+                    pend = dict(pending)
+                    for entry in gone:
+                        pend.pop(entry, None)
+                    index = len(next_groups)
+                    for entry, survives in flagged:
+                        old = pend.pop(entry, None)
+                        if old is not None:
+                            if violated is None:
+                                violated = set()
+                            violated.add((col, entry, old))
+                        if survives:
+                            pend[entry] = pos
+                            flags.append((index, entry, (col, entry, pos)))
+                            if doomed:
+                                doomed = self._flags_again(nscan, entry, chunk[at + 1])
+                        else:
+                            flags.append((index, entry, None))
+                            doomed = False
+                    next_groups.append((col, nscan, tuple(pend.items()), alive))
+                elif nscan is not None:
+                    next_groups.append((col, nscan, pending, alive) if nscan is not scan else group)
+            if violated is not None:
+                self._apply_violations(next_groups, violated)
+            column = self._build_column(flags, next_groups, pos) if flags and not doomed else None
+            groups = tuple(g for g in next_groups if g[1] is not None and g[3])
+            if column is not None:
+                groups += self._start_groups(column, byte)
+            if not groups and (column is None or not column.accepting):
+                return None
+        return EarleyState(pos, groups, column)
+
+    def _flags_again(self, scan, entry: int, byte: int) -> bool:
+        """Whether `entry` in `scan` reports another match after `byte` (so a match ending
+        before `byte` is overridden and no item built on it can survive)."""
+        result = scan.next.get(byte)
+        if result is None:
+            result = self.scanner.step(scan, byte)
+        return any(e == entry for e, _ in result[1])
+
+    def _start_groups(self, column: Column, prev: int | None) -> tuple:
+        alive = column.condition_sets()
+        if not alive:
+            return ()
+        scan = self.scanner.start(column.expected() | self.ignore_set, prev)
+        if scan is None:
+            return ()
+        return ((column, scan, (), alive),)
+
+    def _apply_violations(self, groups: list, violated: set) -> None:
+        """Drop condition sets containing a violated condition; stop terminals nobody needs."""
+        for index, (col, scan, pending, alive) in enumerate(groups):
+            kept = frozenset(c for c in alive if not c or c.isdisjoint(violated))
+            if kept == alive:
+                continue
+            if kept and scan is not None:
+                useful = frozenset(entry for entry, _ in scan.entries
+                                   if entry in self.is_ignore or any(x[3] in kept for x in col.wait_t(entry)))
+                scan = self.scanner.restrict(scan, useful)
+                pending = tuple(p for p in pending if p[0] in useful)
+            groups[index] = (col, scan, pending, kept)
+
+    def _build_column(self, flags: list, groups: list, pos: int) -> Column | None:
+        pending = None
+        stripped: dict = {}
+
+        def strip(conds: frozenset, cond) -> frozenset:
+            nonlocal pending
+            if not conds:
+                return EMPTY if cond is None else frozenset((cond,))
+            key = (conds, cond)
+            out = stripped.get(key)
+            if out is None:
+                if pending is None:
+                    pending = {(g[0], e, end) for g in groups for e, end in g[2]}
+                kept = [x for x in conds if x in pending]
+                if cond is not None:
+                    kept.append(cond)
+                out = stripped[key] = frozenset(kept)
+            return out
+
+        kernel = []
+        carried = []
+        for index, entry, cond in flags:
+            col, _, _, alive = groups[index]
+            if not alive:
+                continue
+            if entry in self.is_ignore:
+                mapping = {c: strip(c, cond) for c in alive}
+                carried.append((col, mapping))
+                for source, inner in col.carried:
+                    composed = {c: mapping[m] for c, m in inner.items() if m in mapping}
+                    if composed:
+                        carried.append((source, composed))
+                for item, origin, k, c in col.complete_start:
+                    if c in mapping:
+                        kernel.append((item, origin, k, mapping[c]))
+            else:
+                for item, origin, k, c in col.wait_t(entry):
+                    if c in alive:
+                        kernel.append((item + 1, origin, k, strip(c, cond)))
+        if not kernel and not carried:
+            return None
+        return self._complete(kernel, carried, pos)
+
+    def _complete(self, kernel: list, carried: list, pos: int) -> Column:
+        """Close the kernel under completion (Aycock-Horspool for nullable nonterminals)."""
+        complete, lhs_of, next_nt, next_t, nullable = (self.complete, self.lhs, self.next_nt,
+                                                      self.next_t, self.nullable)
+        start, root = self.spec.start, self.root
+        own_t: dict = defaultdict(list)
+        own_nt: dict = defaultdict(list)
+        roots: dict = defaultdict(set)
+        complete_start = []
+        accepting = False
+        seen = set(kernel)
+        agenda = list(seen)
+        while agenda:
+            x = agenda.pop()
+            item, origin, k, c = x
+            if complete[item]:
+                lhs = lhs_of[item]
+                if lhs == start:
+                    complete_start.append(x)
+                    if origin is root:
+                        accepting = True
+                for parent, porigin, pk, _ in origin.wait_nt(lhs, k):
+                    y = (parent + 1, porigin, pk, c)
+                    if y not in seen:
+                        seen.add(y)
+                        agenda.append(y)
+            else:
+                nt = next_nt[item]
+                if nt >= 0:
+                    own_nt[(nt, c)].append(x)
+                    roots[c].add(nt)
+                    if nullable[nt]:
+                        y = (item + 1, origin, k, c)
+                        if y not in seen:
+                            seen.add(y)
+                            agenda.append(y)
+                else:
+                    own_t[next_t[item]].append(x)
+        predictions = {c: self._prediction(frozenset(nts)) for c, nts in roots.items()}
+        column = Column(pos, dict(own_t), dict(own_nt), predictions, tuple(carried), (), accepting)
+        for c, prediction in predictions.items():
+            complete_start.extend((i, column, c, c) for i in prediction.complete_start)
+        column.complete_start = tuple(complete_start)
+        return column
