@@ -8,6 +8,7 @@ repetitions), to 1e-9. A deliberately broken kernel fails the same check.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -20,30 +21,44 @@ from ppl import dist
 from inference.kernel_combinators import cycle, mixture, repeat
 from inference.kernels import gibbs, mh, mh_proposal
 from inference.mcmc import mcmc
-from semantics.strategies import bayes_nets
+from semantics.strategies import bayes_nets, hmms
 
 TOLERANCE = 1e-9
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def state_key(net, choices) -> tuple:
-    return tuple(int(choices[a]) for a in net.addresses())
+class Space:
+    """A finite program with its latent addresses and their cardinalities: every full assignment is a state."""
+
+    def __init__(self, program, addresses: list, cardinalities: list[int]):
+        self.program, self.addresses, self.cardinalities = program, addresses, cardinalities
+
+    @staticmethod
+    def of(net) -> "Space":
+        return Space(net.program, net.addresses(), net.cardinalities)
+
+    def key(self, choices) -> tuple:
+        return tuple(int(choices[a]) for a in self.addresses)
+
+    def assignments(self):
+        for values in itertools.product(*[range(c) for c in self.cardinalities]):
+            yield dict(zip(self.addresses, values))
 
 
-def exact_posterior(net) -> dict:
-    probabilities = semantics.enumerate(net.program).posterior().probabilities()
-    return {state_key(net, choices): p for choices, p in probabilities.items()}
+def exact_posterior(space: Space) -> dict:
+    probabilities = semantics.enumerate(space.program).posterior().probabilities()
+    return {space.key(choices): p for choices, p in probabilities.items()}
 
 
-def transition_matrix(net, kernel) -> dict:
+def transition_matrix(space: Space, kernel) -> dict:
     """Row x: the exact distribution of the kernel's next state from the trace of assignment x."""
     rows = {}
-    for assignment in net.assignments():
-        trace, _ = net.program.generate(ppl.rng(0), assignment)
+    for assignment in space.assignments():
+        trace, _ = space.program.generate(ppl.rng(0), assignment)
         row: dict = {}
-        for outcome in semantics.explore(lambda r: state_key(net, kernel(r, trace)[0].choices)):
+        for outcome in semantics.explore(lambda r: space.key(kernel(r, trace)[0].choices)):
             row[outcome.value] = row.get(outcome.value, 0.0) + math.exp(outcome.log_prob)
-        rows[state_key(net, assignment)] = row
+        rows[space.key(assignment)] = row
     return rows
 
 
@@ -59,9 +74,10 @@ def detailed_balance_error(pi: dict, rows: dict) -> float:
     return max(abs(pi[x] * rows[x].get(y, 0.0) - pi[y] * rows[y].get(x, 0.0)) for x in pi for y in pi)
 
 
-def check(net, kernel, reversible: bool) -> None:
-    pi = exact_posterior(net)
-    rows = transition_matrix(net, kernel)
+def check(space, kernel, reversible: bool) -> None:
+    space = Space.of(space) if not isinstance(space, Space) else space
+    pi = exact_posterior(space)
+    rows = transition_matrix(space, kernel)
     for x, row in rows.items():
         assert abs(sum(row.values()) - 1.0) < 1e-12, (kernel, x, row)
     assert stationarity_error(pi, rows) < TOLERANCE, kernel
@@ -140,6 +156,18 @@ def test_mixture_and_repeat_of_reversible_kernels_are_reversible(net, data):
     check(net, repeat(gibbs(net.addresses()[0]), 2), reversible=True)
 
 
+@settings(SETTINGS, max_examples=12)
+@given(hmm=hmms(max_states=2, max_steps=3), data=st.data())
+def test_kernels_on_nested_addresses_of_an_unfolded_hmm(hmm, data):
+    """Choices inside ppl.unfold sub-traces: Gibbs and MH by address, MH on a whole step's subtree."""
+    steps = range(hmm.steps)
+    space = Space(hmm.unfolded(), [("steps", t, "x") for t in steps], [len(hmm.initial)] * hmm.steps)
+    t = data.draw(st.sampled_from(list(steps)))
+    check(space, gibbs(("steps", t, "x")), reversible=True)
+    check(space, mh(("steps", t)), reversible=True)
+    check(space, cycle(*[gibbs(("steps", s, "x")) for s in steps]), reversible=False)
+
+
 @SETTINGS
 @given(net=bayes_nets(max_latents=3, max_cardinality=2), data=st.data())
 def test_cycles_are_stationary(net, data):
@@ -162,14 +190,14 @@ def test_the_check_detects_a_kernel_that_ignores_the_evidence():
         new, _ = trace.gen_fn.regenerate(rng, trace, ppl.select("x0"))
         return new, True
 
-    net = sprinkler_net()
+    net = Space.of(sprinkler_net())
     pi, rows = exact_posterior(net), transition_matrix(net, always_accept)
     assert stationarity_error(pi, rows) > 1e-2
     check(net, mh("x0"), reversible=True)
 
 
 def test_the_check_detects_a_cycle_is_not_reversible():
-    net = sprinkler_net()
+    net = Space.of(sprinkler_net())
     pi, rows = exact_posterior(net), transition_matrix(net, cycle(gibbs("x0"), gibbs("x1")))
     assert stationarity_error(pi, rows) < TOLERANCE
     assert detailed_balance_error(pi, rows) > 1e-3
@@ -177,7 +205,7 @@ def test_the_check_detects_a_cycle_is_not_reversible():
 
 def test_mcmc_driver_follows_the_transition_matrix_exactly():
     """mcmc(..., steps=2) under the enumerating rng: the final state is distributed as row x of P^2."""
-    net = sprinkler_net()
+    net = Space.of(sprinkler_net())
     kernel = mixture([mh("x0"), gibbs("x1")], [0.3, 0.7])
     rows = transition_matrix(net, kernel)
     start = {"x0": 1, "x1": 0}
@@ -187,7 +215,7 @@ def test_mcmc_driver_follows_the_transition_matrix_exactly():
         for y, q in rows[z].items():
             two_steps[y] = two_steps.get(y, 0.0) + p * q
     final: dict = {}
-    for outcome in semantics.explore(lambda r: state_key(net, mcmc(net.program, kernel=kernel, steps=2, init=trace, rng=r).traces[0][-1].choices)):
+    for outcome in semantics.explore(lambda r: net.key(mcmc(net.program, kernel=kernel, steps=2, init=trace, rng=r).traces[0][-1].choices)):
         final[outcome.value] = final.get(outcome.value, 0.0) + math.exp(outcome.log_prob)
     assert set(final) <= set(two_steps)
     assert max(abs(final.get(y, 0.0) - p) for y, p in two_steps.items()) < TOLERANCE
