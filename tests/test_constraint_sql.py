@@ -11,6 +11,7 @@ import lark
 import pytest
 
 from lm.constraints.base import ConstraintError
+from lm.constraints.sql import SqlConstraint, sql
 from lm.constraints.sql_canonical import canonical_sql
 from lm.constraints.sql_grammar import render_name, scopes, sql_grammar
 from lm.constraints.sql_sampler import GrammarSampler
@@ -31,11 +32,9 @@ def gold(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def singer():
-    """The `singer` database: its schema, grammar text and a Lark Earley parser of it."""
-    schema = read_schema(database("singer"))
-    text = sql_grammar(schema)
-    return schema, text, lark.Lark(text, parser="earley")
+def singer() -> SqlConstraint:
+    """The constraint for Spider's `singer` database (its Lark parser is `.lark.parser`)."""
+    return sql(database("singer"))
 
 
 def lark_accepts(parser: lark.Lark, query: str) -> bool:
@@ -108,59 +107,93 @@ def test_join_chains_follow_foreign_keys():
     assert all(s.aliased for s in scopes(network, 3) if len(set(s.tables)) < len(s.tables))
 
 
-def test_gold_queries_of_small_databases_are_accepted_by_lark():
-    for name in ("singer",):
-        schema = read_schema(database(name))
-        parser = lark.Lark(sql_grammar(schema), parser="earley")
-        rejected = [q for q in gold(name) if not lark_accepts(parser, canonical_sql(q, schema))]
-        assert rejected == [], rejected
+def test_same_schema_gives_same_grammar_from_file_and_ddl():
+    path = SPIDER / "databases/concert_singer"
+    from_file = sql_grammar(read_schema(path / "concert_singer.sqlite"))
+    assert from_file == sql_grammar(read_schema(ddl=(path / "schema.sql").read_text()))
 
 
-def test_wrong_names_scopes_and_layouts_are_rejected(singer):
-    _, _, parser = singer
-    accepted = [
-        "SELECT Name FROM singer",
-        "select count(*) from singer where Birth_Year < 1945;",
-        "SELECT T2.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID",
-        "SELECT Name AS who FROM singer ORDER BY Net_Worth_Millions DESC LIMIT 3 OFFSET 1",
-        "SELECT Citizenship FROM singer GROUP BY Citizenship HAVING COUNT(*) > 1 ORDER BY COUNT(*)",
-        "SELECT Name FROM singer WHERE Singer_ID NOT IN (SELECT Singer_ID FROM song)",
-        "SELECT Name, Citizenship FROM singer EXCEPT SELECT Name, Citizenship FROM singer WHERE Name LIKE 'A%'",
-    ]
-    rejected = [
-        "SELECT Nme FROM singer",  # no such column
-        "SELECT Name FROM singers",  # no such table
-        "SELECT Title FROM singer",  # a column of another table, not in FROM
-        "SELECT T1.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID",
-        "SELECT Singer_ID FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID",
-        "SELECT singer.Name FROM singer AS T1",  # the table has an alias
-        "SELECT name FROM singer",  # names are spelled as in the schema
-        "SELECT Name  FROM singer",  # one space
-        "SELECT Name FROM singer ",
-        "SELECT COUNT (*) FROM singer",
-        "SELECT Name FROM singer ORDER BY COUNT(*)",  # aggregate without GROUP BY
-        "SELECT Name FROM singer ORDER BY 1",  # column position
-        "SELECT Name FROM singer WHERE COUNT(*) > 1",  # aggregate in WHERE
-        "SELECT Name FROM singer UNION SELECT Name, Citizenship FROM singer",  # widths differ
-        "SELECT Name FROM singer WHERE Singer_ID IN (SELECT Singer_ID, Title FROM song)",
-        "SELECT Name AS from FROM singer",  # a keyword as alias
-        "SELECT Name FROM singer LIMIT 9223372036854775808",  # 19 digits
-    ]
-    assert [q for q in accepted if not lark_accepts(parser, q)] == []
-    assert [q for q in rejected if lark_accepts(parser, q)] == []
+def test_gold_queries_are_accepted_by_constraint_and_lark(singer):
+    parser = singer.lark.parser
+    queries = [canonical_sql(q, singer.schema) for q in gold("singer")]
+    assert len(queries) == 30
+    assert [q for q in queries if not singer.accepts(q.encode())] == []
+    assert [q for q in queries[:6] if not lark_accepts(parser, q)] == []  # lark is slow
 
 
-def test_grammar_samples_parse_and_run_on_sqlite(singer):
-    """Every sampled sentence is in the grammar (lark parses it) and runs on the database."""
-    _, _, parser = singer
-    sampler = GrammarSampler(parser, max_depth=9)
+def test_every_prefix_of_accepted_queries_is_viable(singer):
+    queries = [canonical_sql(q, singer.schema) for q in gold("singer")[::5]]
+    for query in queries:
+        data = query.encode()
+        state = singer.start()
+        for i in range(len(data)):
+            assert singer.viable(data[:i]), data[:i]
+            state = singer.advance(state, data[i : i + 1])  # byte by byte, as tokens may split
+            assert state is not None
+        assert singer.is_accepting(state)
+
+
+ACCEPTED = [
+    "SELECT Name FROM singer",
+    "select count(*) from singer where Birth_Year < 1945;",
+    "SELECT T2.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID",
+    "SELECT singer.Name, Title FROM song JOIN singer ON song.Singer_ID = singer.Singer_ID",
+    "SELECT Name AS who FROM singer ORDER BY Net_Worth_Millions DESC LIMIT 3 OFFSET 1",
+    "SELECT Citizenship FROM singer GROUP BY Citizenship HAVING COUNT(*) > 1 ORDER BY COUNT(*)",
+    "SELECT Name FROM singer WHERE Singer_ID NOT IN (SELECT Singer_ID FROM song)",
+    "SELECT Name, Citizenship FROM singer EXCEPT SELECT Name, Citizenship FROM singer WHERE Name LIKE 'A%'",
+    "SELECT Title FROM song WHERE Sales > (SELECT AVG(Sales) FROM song) AND NOT Title = 'it''s'",
+    "SELECT MAX(Sales) - MIN(Sales), COUNT(DISTINCT Singer_ID) FROM song WHERE Sales BETWEEN -1 AND 2.5",
+]
+REJECTED = [
+    "SELECT Nme FROM singer",  # no such column
+    "SELECT Name FROM singers",  # no such table
+    "SELECT Title FROM singer",  # a column of another table, not in FROM
+    "SELECT T1.Title FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID",
+    "SELECT Singer_ID FROM singer AS T1 JOIN song AS T2 ON T1.Singer_ID = T2.Singer_ID",  # ambiguous
+    "SELECT singer.Name FROM singer AS T1",  # the table has an alias
+    "SELECT name FROM singer",  # names are spelled as in the schema
+    "SELECT Name  FROM singer",  # one space
+    "SELECT Name FROM singer ",
+    "SELECT COUNT (*) FROM singer",
+    "SELECT Name FROM singer ORDER BY COUNT(*)",  # aggregate without GROUP BY
+    "SELECT Name FROM singer ORDER BY 1",  # column position
+    "SELECT Name FROM singer WHERE COUNT(*) > 1",  # aggregate in WHERE
+    "SELECT COUNT(MAX(Sales)) FROM song",  # nested aggregate
+    "SELECT Name FROM singer UNION SELECT Name, Citizenship FROM singer",  # widths differ
+    "SELECT Name FROM singer WHERE Singer_ID IN (SELECT Singer_ID, Title FROM song)",
+    "SELECT Name AS from FROM singer",  # a keyword as alias
+    "SELECT Name FROM singer LIMIT 9223372036854775808",  # 19 digits
+    "SELECT Name FROM singer WHERE Name = \"Joe\"",  # strings are single-quoted
+]
+
+
+def test_right_queries_run_and_wrong_ones_are_rejected(singer):
+    connection = sqlite3.connect(database("singer").resolve().as_uri() + "?mode=ro", uri=True)
+    for query in ACCEPTED:
+        assert singer.accepts(query.encode()), query
+        assert lark_accepts(singer.lark.parser, query), query
+        connection.execute(query).fetchall()
+    assert [q for q in REJECTED if singer.accepts(q.encode())] == []
+    assert [q for q in REJECTED if lark_accepts(singer.lark.parser, q)] == []
+    # Rejected as soon as the wrong name is complete, not only at the end.
+    assert not singer.viable(b"SELECT Nme ")
+    assert not singer.viable(b"SELECT Name FROM singers")
+    assert singer.viable(b"SELECT Title FROM singer")  # ... JOIN song ON ... would do
+    assert not singer.viable(b"SELECT Title FROM singer W")
+
+
+def test_grammar_samples_are_accepted_and_run_on_sqlite(singer):
+    """Every sampled sentence is accepted by the constraint and runs on the database."""
+    sampler = GrammarSampler(singer.lark.parser, max_depth=8)
     rng = random.Random(7)
     connection = sqlite3.connect(database("singer").resolve().as_uri() + "?mode=ro", uri=True)
     errors, timeouts = [], 0
-    for number in range(150):
+    for number in range(120):
         query = sampler.sample(rng)
-        if number < 15:  # lark's Earley is slow on long sentences: a few suffice here
-            assert lark_accepts(parser, query), query
+        assert singer.accepts(query.encode()), query
+        if number < 3:  # lark's own Earley parser is slow on long sentences
+            assert lark_accepts(singer.lark.parser, query), query
         budget = [0]
 
         def stop() -> bool:
@@ -172,8 +205,30 @@ def test_grammar_samples_parse_and_run_on_sqlite(singer):
             connection.execute(query).fetchmany(3)
         except sqlite3.OperationalError as error:
             if str(error) == "interrupted":
-                timeouts += 1  # ran long: not an error of the query
+                timeouts += 1  # ran past the step budget: not an error of the query
             else:
                 errors.append((str(error), query))
     assert errors == []
-    assert timeouts < 150
+    assert timeouts < 120
+
+
+def test_ddl_schema_with_awkward_names():
+    """Keywords, spaces and leading digits in names are quoted; the queries run."""
+    ddl = (
+        'CREATE TABLE "order" ("id" int primary key, "first name" text, "18_49" real);\n'
+        'CREATE TABLE item (id int, order_id int REFERENCES "order"(id), "group" text);'
+    )
+    constraint = sql(ddl)  # DDL given positionally
+    assert sql_grammar(read_schema(ddl=ddl)) == constraint.grammar
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(ddl)
+    queries = [
+        'SELECT "first name", "18_49" FROM "order" WHERE "18_49" > 1',
+        'SELECT T1."first name", T2."group" FROM "order" AS T1 JOIN item AS T2 ON T1.id = T2.order_id',
+        'SELECT "order"."first name" FROM item JOIN "order" ON item.order_id = "order".id',
+    ]
+    for query in queries:
+        assert constraint.accepts(query.encode()), query
+        connection.execute(query).fetchall()
+    assert not constraint.accepts(b"SELECT first name FROM \"order\"")
+    assert not constraint.accepts(b'SELECT "group" FROM "order"')

@@ -40,9 +40,14 @@ class CanonicalizeError(ValueError):
     """The query has a character no SQL token starts with; the message gives its position."""
 
 
-def canonical_sql(query: str, schema: Schema) -> str:
-    """`query` rewritten into the constraint's layout and the schema's spelling of names."""
-    tokens = _respell(_tokens(query), schema)
+def canonical_sql(query: str, schema: Schema, *, respell: bool = True) -> str:
+    """`query` rewritten into the constraint's layout and the schema's spelling of names.
+
+    With `respell=False` only the spacing changes (names, aliases and quotes as written).
+    """
+    tokens = _tokens(query)
+    if respell:
+        tokens = _respell(tokens, schema)
     out: list[str] = []
     previous: _Token | None = None
     for index, token in enumerate(tokens):

@@ -165,8 +165,22 @@ class _Builder:
         return self.terminals[pattern]
 
     def text(self) -> str:
-        lines = self.rules + [f"{name}: {_lark_regex(p)}" for p, name in self.terminals.items()]
+        """The grammar, each distinct string literal declared once as a named terminal.
+
+        Naming them shrinks what Lark has to parse and evaluate when it loads the grammar.
+        """
+        strings: dict[str, str] = {}
+
+        def name(match: re.Match) -> str:
+            return strings.setdefault(match.group(0), f"K{len(strings)}")
+
+        rules = [_STRING_LITERAL.sub(name, rule) for rule in self.rules]
+        lines = rules + [f"{n}: {literal}" for literal, n in strings.items()]
+        lines += [f"{n}: {_lark_regex(p)}" for p, n in self.terminals.items()]
         return "\n".join(lines) + "\n"
+
+
+_STRING_LITERAL = re.compile(r'"(?:\\.|[^"\\])*"i?')
 
 
 def sql_grammar(schema: Schema, *, max_join_tables: int = 4, max_compound_columns: int = 4) -> str:
@@ -174,9 +188,12 @@ def sql_grammar(schema: Schema, *, max_join_tables: int = 4, max_compound_column
     if max_join_tables < 1 or max_compound_columns < 1:
         raise ValueError("max_join_tables and max_compound_columns must be at least 1")
     b = _Builder()
-    all_scopes = scopes(schema, max_join_tables)
+    kw = _keyword
+    groups: dict[tuple[str, ...], list[Scope]] = {}
+    for scope in scopes(schema, max_join_tables):
+        groups.setdefault(_references(schema, scope), []).append(scope)
     k_range = range(1, max_compound_columns + 1)
-    names = [f"s{i}" for i in range(len(all_scopes))]
+    names = [f"s{i}" for i in range(len(groups))]
 
     b.rule("start", "query", 'query ";"')
     b.rule("query", *[f"{n}_query" for n in names], *[f"compound{k}" for k in k_range])
@@ -184,95 +201,106 @@ def sql_grammar(schema: Schema, *, max_join_tables: int = 4, max_compound_column
     for k in k_range:
         b.rule(f"compound{k}", f"member{k} (setop member{k})+ limit?")
         b.rule(f"member{k}", *[f"{n}_member{k}" for n in names])
-    b.rule("setop", *[_lark_string(f" {op} ", True) for op in ("UNION", "UNION ALL", "INTERSECT", "EXCEPT")])
-    b.rule("select", _lark_string("SELECT ", True), _lark_string("SELECT DISTINCT ", True))
+    b.rule("setop", *[kw(f" {op} ") for op in ("UNION", "UNION ALL", "INTERSECT", "EXCEPT")])
+    b.rule("select", kw("SELECT "), kw("SELECT DISTINCT "))
     count = b.terminal(r"[0-9]{1,18}", "INT")  # sqlite rejects a LIMIT past 2**63 - 1
-    b.rule("limit", f"{_lark_string(' LIMIT ', True)} {count} ({_lark_string(' OFFSET ', True)} {count})?")
+    b.rule("limit", f"{kw(' LIMIT ')} {count} ({kw(' OFFSET ')} {count})?")
     b.rule("literal", b.terminal(r"-?[0-9]+(?:\.[0-9]+)?", "NUMBER"), "string")
     b.rule("string", b.terminal(r"'(?:[^'\n]|'')*'", "STRING"))
     b.rule("literals", 'literal (", " literal)*')
     b.rule("arith", *[_lark_string(f" {op} ") for op in "+-*/"])
     b.rule("cmp", *[_lark_string(f" {op} ") for op in ("=", "!=", "<>", "<", "<=", ">", ">=")])
-    b.rule("aggregate", *[_lark_string(f"{fn}(", True) for fn in AGGREGATES])
+    b.rule("like", kw(" LIKE "), kw(" NOT LIKE "))
+    b.rule("between", kw(" BETWEEN "), kw(" NOT BETWEEN "))
+    b.rule("in", f'{kw(" IN (")} in_list ")"', f'{kw(" NOT IN (")} in_list ")"')
+    b.rule("in_list", "subquery", "literals")
+    b.rule("null_test", kw(" IS NULL"), kw(" IS NOT NULL"))
+    b.rule("logic", kw(" AND "), kw(" OR "))
+    b.rule("direction", kw(" ASC"), kw(" DESC"))
+    b.rule("aggregate", *[kw(f"{fn}(") for fn in AGGREGATES])
     b.rule("alias", b.terminal(_not_words(ALIAS_REJECTED), "ALIAS"))
-    for name, scope in zip(names, all_scopes):
-        _scope_rules(b, schema, name, scope, k_range)
+    for n, (references, members) in zip(names, groups.items()):
+        _scope_rules(b, n, b.terminal(_alternation(list(references)), "COL"), members, k_range)
     return b.text()
 
 
-def _scope_rules(b: _Builder, schema: Schema, n: str, scope: Scope, k_range: range) -> None:
-    kw = lambda text: _lark_string(text, True)  # noqa: E731 - keywords are case-insensitive
-    qualifiers = scope.qualifiers()
+def _keyword(text: str) -> str:
+    return _lark_string(text, insensitive=True)
+
+
+def _references(schema: Schema, scope: Scope) -> tuple[str, ...]:
+    """The column references a query with this FROM clause may make, sorted.
+
+    Scopes with the same references (unaliased joins of the same tables in another order)
+    share one family of rules.
+    """
     owners: dict[str, int] = {}
     for table in scope.tables:
         for column in schema.table(table).columns:
             owners[column] = owners.get(column, 0) + 1
-    references = [render_name(c) for c, count in owners.items() if count == 1]
-    for qualifier, table in zip(qualifiers, scope.tables):
-        references += [f"{qualifier}.{render_name(c)}" for c in schema.table(table).columns]
-    col = b.terminal(_alternation(references), "COL")
+    references = {render_name(c) for c, count in owners.items() if count == 1}
+    for qualifier, table in zip(scope.qualifiers(), scope.tables):
+        references.update(f"{qualifier}.{render_name(c)}" for c in schema.table(table).columns)
+    return tuple(sorted(references))
+
+
+def _from_clause(n: str, scope: Scope) -> str:
+    kw = _keyword
+    parts = [_lark_string(render_name(scope.tables[0]))]
+    if scope.aliased:
+        parts += [kw(" AS "), '"T1"']
+    for i, table in enumerate(scope.tables[1:], start=2):
+        parts += [kw(" JOIN "), _lark_string(render_name(table))]
+        if scope.aliased:
+            parts += [kw(" AS "), _lark_string(f"T{i}")]
+        parts += [kw(" ON "), f"{n}_on"]
+    return " ".join(parts)
+
+
+def _scope_rules(b: _Builder, n: str, col: str, members: list[Scope], k_range: range) -> None:
+    """The rules of one reference scope `n`, whose column references are the terminal `col`."""
+    kw = _keyword
+    qualifiers = sorted({q for scope in members for q in scope.qualifiers()})
     stars = ['"*"'] + [_lark_string(f"{q}.*") for q in qualifiers]
 
-    b.rule(f"{n}_query", f"select {n}_list {n}_body {n}_rest limit?")
-    b.rule(f"{n}_query1", f"select {n}_item {n}_body {n}_rest limit?")
+    b.rule(f"{n}_query", f"select {n}_list {n}_tail")
+    b.rule(f"{n}_query1", f"select {n}_item {n}_tail")
+    b.rule(f"{n}_tail", f"{n}_body {n}_rest limit?")
     for k in k_range:
         items = " ".join([f"{n}_item"] + [f'", " {n}_item'] * (k - 1))
-        b.rule(f"{n}_member{k}", f"select {items} {n}_body {n}_group?")
+        b.rule(f"{n}_member{k}", f"select {items} {n}_cbody")
+    b.rule(f"{n}_cbody", f"{n}_body {n}_group?")
     b.rule(f"{n}_list", f'{n}_entry (", " {n}_entry)*')
     b.rule(f"{n}_entry", f"{n}_item", *stars)
     b.rule(f"{n}_item", f"{n}_aexpr", f"{n}_aexpr {kw(' AS ')} alias")
-
-    first = [render_name(scope.tables[0])] + ([kw(" AS "), '"T1"'] if scope.aliased else [])
-    joins = []
-    for i, table in enumerate(scope.tables[1:], start=2):
-        joins += [kw(" JOIN "), _lark_string(render_name(table))]
-        if scope.aliased:
-            joins += [kw(" AS "), _lark_string(f"T{i}")]
-        joins += [kw(" ON "), f"{n}_on"]
-    from_clause = " ".join([_lark_string(first[0])] + first[1:] + joins)
-    b.rule(f"{n}_body", f"{kw(' FROM ')} {from_clause} ({kw(' WHERE ')} {n}_cond)?")
+    b.rule(f"{n}_from", *[_from_clause(n, scope) for scope in members])
+    b.rule(f"{n}_body", f"{kw(' FROM ')} {n}_from ({kw(' WHERE ')} {n}_cond)?")
     b.rule(f"{n}_group", f"{kw(' GROUP BY ')} {col} (\", \" {col})* ({kw(' HAVING ')} {n}_hcond)?")
-    if len(scope.tables) > 1:
+    if any(len(scope.tables) > 1 for scope in members):
         b.rule(f"{n}_on", f'{col} " = " {col} ({kw(" AND ")} {col} " = " {col})*')
     # An aggregate in ORDER BY needs an aggregate query: allow it after GROUP BY only.
     # A bare number in ORDER BY means a result column position: leave it out.
-    b.rule(f"{n}_rest", f"{n}_order?", f"{n}_group {n}_hkey_order?")
-    for order, key, expr, term in (
-        (f"{n}_order", f"{n}_key", f"{n}_expr", f"{n}_term"),
-        (f"{n}_hkey_order", f"{n}_hkey", f"{n}_aexpr", f"{n}_aterm"),
-    ):
-        b.rule(order, f"{kw(' ORDER BY ')} {key} (\", \" {key})*")
-        b.rule(key, f"{key}_expr", f"{key}_expr {kw(' ASC')}", f"{key}_expr {kw(' DESC')}")
-        plain = [col, f"{term} (arith {term})+"]
-        b.rule(f"{key}_expr", *(plain + [f"{n}_agg"] if expr.endswith("aexpr") else plain))
+    b.rule(f"{n}_rest", f"{n}_order?", f"{n}_group {n}_horder?")
+    for order, term, extra in ((f"{n}_order", f"{n}_term", []), (f"{n}_horder", f"{n}_aterm", [f"{n}_agg"])):
+        b.rule(order, f"{kw(' ORDER BY ')} {order}_key (\", \" {order}_key)*")
+        b.rule(f"{order}_key", f"{order}_expr", f"{order}_expr direction")
+        b.rule(f"{order}_expr", col, f"{term} (arith {term})+", *extra)
 
     b.rule(f"{n}_expr", f"{n}_term (arith {n}_term)*")
-    b.rule(f"{n}_term", col, "literal", f'"(" {n}_expr ")"')
+    b.rule(f"{n}_term", col, "literal", f'"(" {n}_expr ")"', '"(" subquery ")"')
     b.rule(f"{n}_aexpr", f"{n}_aterm (arith {n}_aterm)*")
-    b.rule(f"{n}_aterm", col, "literal", f"{n}_agg", f'"(" {n}_aexpr ")"')
-    b.rule(
-        f"{n}_agg",
-        kw("COUNT(*)"),
-        f'aggregate {n}_expr ")"',
-        f'aggregate {kw("DISTINCT ")} {n}_expr ")"',
-    )
+    b.rule(f"{n}_aterm", col, "literal", f"{n}_agg", f'"(" {n}_aexpr ")"', '"(" subquery ")"')
+    b.rule(f"{n}_agg", kw("COUNT(*)"), f'aggregate {n}_expr ")"', f'aggregate {kw("DISTINCT ")} {n}_expr ")"')
+    # AND and OR share one level: precedence does not change which strings are accepted.
     for cond, expr in ((f"{n}_cond", f"{n}_expr"), (f"{n}_hcond", f"{n}_aexpr")):
-        b.rule(cond, f"{cond}_and ({kw(' OR ')} {cond}_and)*")
-        b.rule(f"{cond}_and", f"{cond}_not ({kw(' AND ')} {cond}_not)*")
-        b.rule(f"{cond}_not", f"{kw('NOT ')} {cond}_not", f"{cond}_atom")
+        b.rule(cond, f"{cond}_atom (logic {cond}_atom)*")
         b.rule(
             f"{cond}_atom",
+            f"{kw('NOT ')} {cond}_atom",
             f"{expr} cmp {expr}",
-            f'{expr} cmp "(" subquery ")"',
-            f"{expr} {kw(' LIKE ')} string",
-            f"{expr} {kw(' NOT LIKE ')} string",
-            f"{expr} {kw(' BETWEEN ')} {expr} {kw(' AND ')} {expr}",
-            f"{expr} {kw(' NOT BETWEEN ')} {expr} {kw(' AND ')} {expr}",
-            f'{expr} {kw(" IN (")} subquery ")"',
-            f'{expr} {kw(" NOT IN (")} subquery ")"',
-            f'{expr} {kw(" IN (")} literals ")"',
-            f'{expr} {kw(" NOT IN (")} literals ")"',
-            f"{expr} {kw(' IS NULL')}",
-            f"{expr} {kw(' IS NOT NULL')}",
+            f"{expr} like string",
+            f"{expr} between {expr} {kw(' AND ')} {expr}",
+            f"{expr} in",
+            f"{expr} null_test",
             f'"(" {cond} ")"',
         )
