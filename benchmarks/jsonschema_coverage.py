@@ -3,7 +3,8 @@
 For every schema file: does it compile, does the constraint accept the serialization of
 every valid instance and reject every invalid one, and is every prefix of every valid
 serialization viable? Serializations: `json.dumps(data)` under whitespace="compact",
-`json.dumps(data, indent=2, ensure_ascii=False)` under whitespace="any".
+`json.dumps(data, indent=2, ensure_ascii=False)` under whitespace="any", and keys shuffled
+(raw UTF-8) under "compact".
 Also times `advance` per LM-token-sized chunk on a few real schemas.
 
     python3 benchmarks/jsonschema_coverage.py                 # all files, writes the table
@@ -16,6 +17,7 @@ import collections
 import json
 import random
 import re
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,9 +34,21 @@ SPEED_FILES = ("Glaiveai2K---create_invoice_cc60fdf8.json", "BFCL_multiple_70.js
                "Github_trivial---o84271.json", "Handwritten---testwp9.json")
 
 
-def serializations(data) -> list[tuple[str, bytes]]:
+def shuffled(value, rng: random.Random):
+    """The same JSON value with every object's keys in a random order."""
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {key: shuffled(item, rng) for key, item in items}
+    if isinstance(value, list):
+        return [shuffled(item, rng) for item in value]
+    return value
+
+
+def serializations(data, rng: random.Random) -> list[tuple[str, bytes]]:
     return [("compact", json.dumps(data).encode()),
-            ("any", json.dumps(data, indent=2, ensure_ascii=False).encode())]
+            ("any", json.dumps(data, indent=2, ensure_ascii=False).encode()),
+            ("compact", json.dumps(shuffled(data, rng), ensure_ascii=False).encode())]
 
 
 def walk(constraint, text: bytes):
@@ -62,8 +76,9 @@ def check_file(path: Path) -> dict:
         except RecursionError:
             result["error"] = "RecursionError (keyword 'depth' at '/')"
             return result
+    rng = random.Random(path.name)
     for test in record["tests"]:
-        for mode, text in serializations(test["data"]):
+        for mode, text in serializations(test["data"], rng):
             constraint = constraints[mode]
             reached, state = walk(constraint, text)
             accepted = state is not None and constraint.is_accepting(state)
@@ -95,11 +110,11 @@ def keyword_of(error: str) -> str:
     return match.group(1) if match else error[:40]
 
 
-def speed(files: list[str]) -> list[tuple]:
-    """Mean microseconds per advance over 1-8 byte chunks of the valid instances (warm), and
-    the milliseconds of the first byte-by-byte pass (cold: includes lazy compilation)."""
+def speed(files: list[str], passes: int = 7) -> list[tuple]:
+    """Microseconds per advance over 1-8 byte chunks of the valid instances: the median over
+    passes (warm), and milliseconds for the first byte-by-byte pass (cold: includes the lazily
+    compiled parts of the schema)."""
     rows = []
-    rng = random.Random(0)
     for name in files:
         path = DATA / name
         if not path.exists():
@@ -109,13 +124,15 @@ def speed(files: list[str]) -> list[tuple]:
             constraint = json_schema(record["schema"])
         except ConstraintError:
             continue
-        calls, elapsed, cold = 0, 0.0, 0.0
         texts = [json.dumps(test["data"]).encode() for test in record["tests"] if test["valid"]]
         t0 = time.perf_counter()
-        for text in texts:  # the first pass pays for lazily compiled parts of the schema
+        for text in texts:
             walk(constraint, text)
         cold = time.perf_counter() - t0
-        for _ in range(5):
+        per_pass = []
+        for repeat in range(passes):
+            constraint._steps.clear()  # time the work, not the (state, chunk) memo
+            rng, calls, elapsed = random.Random(repeat), 0, 0.0
             for text in texts:
                 state, i = constraint.start(), 0
                 while i < len(text) and state is not None:
@@ -125,8 +142,8 @@ def speed(files: list[str]) -> list[tuple]:
                     elapsed += time.perf_counter() - t0
                     calls += 1
                     i += size
-        if calls:
-            rows.append((name, 1e6 * elapsed / calls, calls, 1e3 * cold, sum(map(len, texts))))
+            per_pass.append(1e6 * elapsed / calls)
+        rows.append((name, statistics.median(per_pass), calls, 1e3 * cold, sum(map(len, texts))))
     return rows
 
 
@@ -140,9 +157,11 @@ def table(results: list[dict], rows: list[tuple], seconds: float) -> str:
     pf = sum(r["prefix_failures"] for r in compiled)
     lines = ["# JSON Schema constraint coverage on JSONSchemaBench (MaskBench)", "",
              f"Command: `python3 benchmarks/jsonschema_coverage.py` ({seconds:.0f} s).",
-             "Each instance is checked twice: `json.dumps(data)` under whitespace=\"compact\" and "
-             "`json.dumps(data, indent=2, ensure_ascii=False)` under whitespace=\"any\" "
-             "(counts below are serializations, two per instance).", "",
+             "Each instance is checked three times: `json.dumps(data)` under whitespace=\"compact\", "
+             "`json.dumps(data, indent=2, ensure_ascii=False)` under whitespace=\"any\", and with "
+             "every object's keys shuffled, raw UTF-8, under \"compact\" "
+             "(counts below are serializations, three per instance). Every prefix of every valid "
+             "serialization is tested for viability.", "",
              "| measure | value |", "| --- | --- |",
              f"| schema files | {total} |",
              f"| compiled | {len(compiled)} ({100 * len(compiled) / total:.2f} %) |",
@@ -175,7 +194,7 @@ def table(results: list[dict], rows: list[tuple], seconds: float) -> str:
     lines += ["", f"## Disagreements with the labels ({len(failures)})", ""]
     lines += [f"- {file}: {f}".replace("|", "\\|") for file, f in failures[:50]]
     lines += ["", "## Speed of `advance` (whitespace=\"compact\", chunks of 1-8 bytes, one CPU core)", "",
-              "| schema | µs per advance (warm) | calls | first pass, ms (cold) | bytes |",
+              "| schema | µs per advance (warm, median of 7 passes) | calls per pass | first pass, ms (cold) | bytes |",
               "| --- | --- | --- | --- | --- |"]
     lines += [f"| {name} | {us:.1f} | {calls} | {cold:.1f} | {size} |" for name, us, calls, cold, size in rows]
     return "\n".join(lines) + "\n"

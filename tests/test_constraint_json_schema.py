@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from lm.constraints.base import ConstraintError
-from lm.constraints.json_numbers import Bounds, prefix_viable, step as number_step, value_ok
+from lm.constraints.json_numbers import Bounds, Candidates, prefix_viable, step as number_step, value_ok
 from lm.constraints.json_schema import json_schema
 
 DATA = Path("/work/shared/data/jsonschemabench/schemas")
@@ -35,10 +35,19 @@ def prefixes_viable(constraint, text: bytes) -> bool:
 
 # ---- real schemas ---------------------------------------------------------------------------
 
+def _shuffled(value, rng):
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {key: _shuffled(item, rng) for key, item in items}
+    return [_shuffled(item, rng) for item in value] if isinstance(value, list) else value
+
+
 @pytest.mark.skipif(not SAMPLE, reason="JSONSchemaBench data not present")
 def test_benchmark_sample_exact_and_prefix_sound():
     """300 files (every 19th by name): valid instances accepted with every prefix viable,
-    invalid ones rejected, under both whitespace conventions; chunking doesn't matter."""
+    invalid ones rejected, under both whitespace conventions and with keys shuffled;
+    chunking doesn't matter."""
     rng = random.Random(0)
     compiled = valid_rejected = invalid_accepted = prefix_rejected = chunk_mismatch = 0
     errors = []
@@ -53,7 +62,8 @@ def test_benchmark_sample_exact_and_prefix_sound():
         compiled += 1
         for test in record["tests"]:
             for constraint, text in ((compact, json.dumps(test["data"]).encode()),
-                                     (loose, json.dumps(test["data"], indent=2, ensure_ascii=False).encode())):
+                                     (loose, json.dumps(test["data"], indent=2, ensure_ascii=False).encode()),
+                                     (compact, json.dumps(_shuffled(test["data"], rng), ensure_ascii=False).encode())):
                 accepted = constraint.accepts(text)
                 if test["valid"]:
                     valid_rejected += not accepted
@@ -198,7 +208,7 @@ def _extensions(prefix: str, depth: int):
             yield text
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.sampled_from(["-", "0", "1", "12", "-3", "5.", "0.0", "2.5", "-0.", "70", "1.25"]),
        st.one_of(st.none(), st.integers(-30, 30)), st.integers(0, 40), st.booleans(), st.booleans(), st.booleans())
 def test_number_prefix_pruning_is_sound(prefix, lo, width, integer, lo_excl, hi_excl):
@@ -213,14 +223,36 @@ def test_number_prefix_pruning_is_sound(prefix, lo, width, integer, lo_excl, hi_
         assert viable, (prefix, bounds, integer, witnesses[:3])
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(["-", "0", "1", "12", "-3", "5.", "0.0", "2.5", "-0.", "10", "1.2", "20"]),
+       st.lists(st.sampled_from(["0", "1", "12", "-3", "0.12", "120", "2.5", "25", "-0.3", "1.25", "7"]),
+                min_size=1, max_size=4), st.booleans(), st.booleans())
+def test_number_enum_pruning_is_sound(prefix, values, integer, lexical):
+    assume(not lexical or ("." not in prefix))
+    candidates = Candidates(tuple(Fraction(v) for v in values))
+    state = None
+    for ch in prefix.encode():
+        state = number_step(state, ch, lexical)
+    viable = prefix_viable(prefix, state, Bounds(), integer or lexical, lexical, candidates)
+    for text in _extensions(prefix, 3):
+        if lexical and ("." in text or "e" in text):
+            continue
+        if (integer or lexical) and not value_ok(text, Bounds(), True):
+            continue
+        if any(Fraction(text) == c for c in candidates.values):
+            assert viable, (prefix, values, text)
+
+
 def test_number_prefix_pruning_rejects_dead_prefixes():
     small = Bounds(Fraction(1), False, Fraction(5), False)
     assert not prefix_viable("7", 2, small, True, False, None)       # 7·10^k never in [1, 5]
     assert not prefix_viable("-", 0, small, False, False, None)
     assert prefix_viable("50", 2, small, True, False, None)          # 50e-1 = 5
     assert not prefix_viable("6", 2, small, True, True, None)        # draft-04 integer: no exponent
-    assert prefix_viable("2", 2, Bounds(), True, False, (Fraction(25),))
-    assert not prefix_viable("3", 2, Bounds(), False, False, (Fraction(25), Fraction(2, 10)))
+    assert prefix_viable("2", 2, Bounds(), True, False, Candidates((Fraction(25),)))
+    assert not prefix_viable("3", 2, Bounds(), False, False, Candidates((Fraction(25), Fraction(2, 10))))
+    assert prefix_viable("20", 2, Bounds(), False, False, Candidates((Fraction(2, 10),)))   # 20e-2
+    assert not prefix_viable("20", 2, Bounds(), True, True, Candidates((Fraction(2),)))     # no exponent
 
 
 # ---- keywords one by one ---------------------------------------------------------------------

@@ -53,6 +53,62 @@ def exact(value: int | float) -> Fraction:
     return Fraction(Decimal(repr(value)))
 
 
+class Candidates:
+    """The numbers of an enum, with their significant digits for fast prefix tests."""
+
+    def __init__(self, values: tuple[Fraction, ...]):
+        self.values = values
+        self._digits = tuple(_significant_digits(value) for value in values)
+
+    def reachable(self, negative: bool, significant: str, any_positive: bool, lexical_int: bool,
+                  integer: bool) -> bool:
+        """Whether some candidate's spelling can extend a prefix with these significant digits:
+        c = 0.d1d2... x 10^k is reachable iff its first len(significant) digits (zero-padded)
+        are `significant` (the exponent supplies the scale)."""
+        for value, described in zip(self.values, self._digits):
+            if integer and value.denominator != 1:
+                continue
+            if value == 0:
+                if not significant:
+                    return True
+                continue
+            if described is None:
+                return True  # not a finite decimal: don't prune
+            digits, integer_digits = described
+            if (value < 0) != negative:
+                continue
+            if not significant:
+                if any_positive:
+                    return True
+                continue
+            if lexical_int:
+                if integer_digits is not None and integer_digits.startswith(significant):
+                    return True
+                continue
+            if len(digits) < len(significant):
+                if significant == digits + "0" * (len(significant) - len(digits)):
+                    return True
+            elif digits.startswith(significant):
+                return True
+        return False
+
+
+def _significant_digits(value: Fraction) -> tuple[str, str | None] | None:
+    denominator, twos, fives = value.denominator, 0, 0
+    while denominator % 2 == 0:
+        denominator //= 2
+        twos += 1
+    while denominator % 5 == 0:
+        denominator //= 5
+        fives += 1
+    if denominator != 1:
+        return None
+    scale = max(twos, fives)
+    scaled = abs(value.numerator) * 10 ** scale // value.denominator
+    integer_digits = str(abs(value.numerator)) if value.denominator == 1 else None
+    return str(scaled).rstrip("0"), integer_digits
+
+
 def step(state: int | None, byte: int, integer_lexical: bool) -> int | None:
     """The lexical state after `byte` (None for the start), or None if the byte can't follow."""
     digit = 0x30 <= byte <= 0x39
@@ -84,7 +140,7 @@ def step(state: int | None, byte: int, integer_lexical: bool) -> int | None:
 
 
 def prefix_viable(text: str, state: int, bounds: Bounds, integer: bool, integer_lexical: bool,
-                  candidates: tuple[Fraction, ...] | None) -> bool:
+                  candidates: Candidates | None) -> bool:
     """Whether some number starting with `text` lies in `bounds` (and in `candidates`, an enum).
 
     Sound: False only when no extension can qualify. Prefixes with an exponent are not
@@ -104,8 +160,7 @@ def prefix_viable(text: str, state: int, bounds: Bounds, integer: bool, integer_
     else:
         scale_from, any_positive = None, True
     if candidates is not None:
-        return any(_reaches(negative, mantissa, state, scale_from, any_positive,
-                            Bounds(c, False, c, False), integer) for c in candidates)
+        return candidates.reachable(negative, significant, any_positive, integer_lexical, integer)
     if bounds.is_unbounded() and not integer:
         return True
     return _reaches(negative, mantissa, state, scale_from, any_positive, bounds, integer)
@@ -214,13 +269,13 @@ def value_ok(text: str, bounds: Bounds, integer: bool) -> bool:
     return True
 
 
-def value_in(text: str, candidates: tuple[Fraction, ...]) -> bool:
+def value_in(text: str, candidates: Candidates) -> bool:
     """Whether the complete number equals one of the candidates exactly."""
     try:
         value = Decimal(text)
     except InvalidOperation:
         return False
-    return any(_compare(value, candidate) == 0 for candidate in candidates)
+    return any(_compare(value, candidate) == 0 for candidate in candidates.values)
 
 
 def _compare(value: Decimal, bound: Fraction) -> int:

@@ -20,6 +20,7 @@ from lm.constraints.json_stream import Document, JsonMachine
 
 WHITESPACE_MODES = ("compact", "minified", "any")
 _ACCEPT_CACHE = 4096
+_STEP_CACHE = 16384
 
 
 class _Text:
@@ -100,6 +101,7 @@ class JsonSchemaConstraint(Constraint):
         if not self._start.threads:
             raise ConstraintError("the schema accepts no JSON value (keyword 'false' at '/')")
         self._accepting: OrderedDict[JsonSchemaState, bool] = OrderedDict()
+        self._steps: dict[tuple[JsonSchemaState, bytes], JsonSchemaState | None] = {}
 
     @property
     def draft(self) -> int:
@@ -124,12 +126,17 @@ class JsonSchemaConstraint(Constraint):
             return None
         if not chunk:
             return state
+        key = (state, chunk)
+        if key in self._steps:  # particles that share a state try the same tokens
+            return self._steps[key]
         text = state.text
         threads = self._machine.advance(state.threads, chunk, text.length,
                                         Document(text.tail, chunk, text.length))
-        if not threads:
-            return None
-        return JsonSchemaState(threads, text.extend(chunk))
+        result = JsonSchemaState(threads, text.extend(chunk)) if threads else None
+        if len(self._steps) >= _STEP_CACHE:
+            self._steps.clear()
+        self._steps[key] = result
+        return result
 
     def is_accepting(self, state: JsonSchemaState) -> bool:
         if not self._machine.can_finish(state.threads):

@@ -35,12 +35,13 @@ from jsonschema.validators import validator_for
 
 from lm.constraints.base import ConstraintError
 from lm.constraints.json_formats import PREFIX_PATTERNS, SPEC_FORMATS, format_checker_for, is_checked
-from lm.constraints.json_numbers import Bounds, exact
+from lm.constraints.json_numbers import Bounds, Candidates, exact
 
 TRUE, FALSE = 0, 1
 KINDS = ("object", "array", "string", "number", "boolean", "null")
 MAX_ALTERNATIVES = 4096
 MAX_NUMBER_CANDIDATES = 64
+_MAX_CACHED_KEYS = 4096
 
 _DRAFTS = {
     jsonschema.Draft3Validator: 3, jsonschema.Draft4Validator: 4, jsonschema.Draft6Validator: 6,
@@ -221,7 +222,8 @@ class ObjectSpec:
                 nodeset = self.compiled.nodeset(targets)
                 if self.compiled.alternatives(nodeset):
                     result = nodeset
-        self.children[key] = result
+        if len(self.children) < _MAX_CACHED_KEYS:  # generated keys are unbounded; memory isn't
+            self.children[key] = result
         return result
 
     def key_prefix_ok(self, prefix: str, seen: frozenset[str]) -> bool:
@@ -304,7 +306,7 @@ class NumberSpec:
     bounds: Bounds
     integer: bool
     integer_lexical: bool
-    candidates: tuple[Fraction, ...] | None
+    candidates: Candidates | None
     checks: tuple[Any, ...]
     prunes: bool
 
@@ -836,6 +838,8 @@ class CompiledSchema:
             if len(candidates) > MAX_NUMBER_CANDIDATES:
                 bounds = bounds.tighten(Bounds(candidates[0], False, candidates[-1], False))
                 candidates = None
+        if candidates is not None:
+            candidates = Candidates(candidates)
         return NumberSpec(bounds, integer, any(leaf.integer_lexical() for leaf in leaves), candidates,
                           self._scalar_checks(leaves, "number"),
                           prunes=integer or candidates is not None or not bounds.is_unbounded())
