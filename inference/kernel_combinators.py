@@ -1,7 +1,7 @@
 """Kernel combinators: repetition, deterministic cycles and random mixtures of MCMC kernels.
 
 Each combinator is again a kernel `(rng, trace) -> (trace, accepted)`; `accepted` is True when
-any constituent move changed the state. Cycles and repetitions of kernels that leave the
+any constituent move changed the state. Constituents may also return a bare trace. Cycles and repetitions of kernels that leave the
 posterior invariant leave it invariant too (though a cycle is not reversible in general);
 a mixture of reversible kernels is reversible.
 """
@@ -13,13 +13,13 @@ import numpy as np
 
 from ppl.trace import Trace
 
-from inference.kernels import Kernel, TraceKernel
+from inference.kernels import Kernel, TraceKernel, run_kernel
 
 
 def check_kernel(kernel: Any, what: str) -> Kernel:
     """`kernel` if it is callable, else TypeError naming `what`."""
     if not callable(kernel):
-        raise TypeError(f"{what} must be a kernel, a callable (rng, trace) -> (trace, accepted), got {type(kernel).__name__}: {kernel!r}")
+        raise TypeError(f"{what} must be a kernel, a callable (rng, trace) -> (trace, accepted) or -> trace, got {type(kernel).__name__}: {kernel!r}")
     return kernel
 
 
@@ -38,7 +38,7 @@ class Repeat(TraceKernel):
     def __call__(self, rng: Any, trace: Trace) -> tuple[Trace, bool]:
         any_accepted = False
         for _ in range(self.n):
-            trace, accepted = self.kernel(rng, trace)
+            trace, accepted = run_kernel(self.kernel, rng, trace)
             any_accepted = any_accepted or bool(accepted)
         return trace, any_accepted
 
@@ -57,7 +57,7 @@ class Cycle(TraceKernel):
     def __call__(self, rng: Any, trace: Trace) -> tuple[Trace, bool]:
         any_accepted = False
         for kernel in self.kernels:
-            trace, accepted = kernel(rng, trace)
+            trace, accepted = run_kernel(kernel, rng, trace)
             any_accepted = any_accepted or bool(accepted)
         return trace, any_accepted
 
@@ -80,7 +80,7 @@ class Mixture(TraceKernel):
         return f"mixture([{', '.join(map(repr, self.kernels))}], {self.probs.round(4).tolist()})"
 
     def __call__(self, rng: Any, trace: Trace) -> tuple[Trace, bool]:
-        return self.kernels[rng.categorical(self.probs)](rng, trace)
+        return run_kernel(self.kernels[rng.categorical(self.probs)], rng, trace)
 
 
 def repeat(kernel: Kernel, n: int) -> Repeat:

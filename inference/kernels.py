@@ -2,7 +2,8 @@
 
 A kernel is any callable `kernel(rng, trace) -> (new_trace, accepted)` that leaves the
 posterior of the trace's generative function invariant; `accepted` says whether the move
-changed the state. Kernels touch the model only through the generative-function interface of
+changed the state. A callable returning just the new trace is taken too (see `run_kernel`),
+so e.g. conditional-SMC kernels compose with these. Kernels touch the model only through the generative-function interface of
 `trace.gen_fn`, and draw every discrete decision (accept/reject, which Gibbs value) through
 `rng.categorical`, so they can be run under the enumerating rng and their exact transition
 matrices checked against the exact posterior.
@@ -32,6 +33,16 @@ def accept(rng: Any, log_alpha: float) -> bool:
                          "(score -inf); start the chain from a trace with positive probability")
     a = 1.0 if log_alpha >= 0.0 else math.exp(log_alpha)
     return rng.categorical(np.array([1.0 - a, a])) == 1
+
+
+def run_kernel(kernel: Kernel, rng: Any, trace: Trace) -> tuple[Trace, bool]:
+    """One step of `kernel` as (trace, accepted); a bare returned trace counts as accepted if it is a new one."""
+    out = kernel(rng, trace)
+    if isinstance(out, Trace):
+        return out, out is not trace
+    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Trace):
+        return out[0], bool(out[1])
+    raise TypeError(f"kernel {kernel!r} must return (trace, accepted) or a trace, got {type(out).__name__}: {out!r:.200}")
 
 
 class TraceKernel:

@@ -19,7 +19,7 @@ from ppl.trace import Trace
 
 from inference.chains import McmcResult
 from inference.kernel_combinators import check_kernel
-from inference.kernels import Kernel
+from inference.kernels import Kernel, run_kernel
 
 
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -97,7 +97,7 @@ def mcmc(model: GenerativeFunction, *args: Any, kernel: Kernel, steps: int, chai
     for c, (chain_rng, trace) in enumerate(zip(rngs, starts)):
         chain: list[Trace] = []
         for step in range(burn_in + steps):
-            trace, moved = _step(kernel, chain_rng, trace)
+            trace, moved = run_kernel(kernel, chain_rng, trace)
             if moved and kept:
                 _check_constraints_kept(trace, kept, kernel)
             if step >= burn_in:
@@ -107,10 +107,3 @@ def mcmc(model: GenerativeFunction, *args: Any, kernel: Kernel, steps: int, chai
     first = traces[0][0].choices.addresses()
     latent = [p for p in first if p not in constraints and all(t.choices.has_value(p) for chain in traces for t in chain)]
     return McmcResult(traces, {"accepted": accepted}, latent)
-
-
-def _step(kernel: Kernel, rng: Any, trace: Trace) -> tuple[Trace, bool]:
-    out = kernel(rng, trace)
-    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Trace)):
-        raise TypeError(f"kernel {kernel!r} must return (trace, accepted), got {type(out).__name__}: {out!r:.200}")
-    return out[0], bool(out[1])

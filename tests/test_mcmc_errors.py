@@ -68,8 +68,8 @@ def test_mcmc_needs_a_generative_function():
 
 
 def test_a_kernel_returning_the_wrong_thing():
-    with pytest.raises(TypeError, match=r"must return \(trace, accepted\)"):
-        mcmc(coin, kernel=lambda rng, trace: trace, steps=2)
+    with pytest.raises(TypeError, match=r"must return \(trace, accepted\) or a trace, got NoneType"):
+        mcmc(coin, kernel=lambda rng, trace: None, steps=2)
 
 
 def test_a_kernel_that_changes_a_constrained_choice():

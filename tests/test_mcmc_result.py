@@ -74,3 +74,12 @@ def test_variable_names():
     assert variable_name(("mu",)) == "mu"
     assert variable_name(("alpha", 2)) == "alpha[2]"
     assert variable_name(("steps", 0, "x")) == "steps[0].x"
+
+
+def test_a_kernel_may_return_a_bare_trace():
+    def bare(rng, trace):
+        return gibbs(("steps", 0, "x"))(rng, trace)[0]
+
+    result = mcmc(chain_model, kernel=cycle(bare, mh("colour")), steps=30, rng=1, constraints={"noise": 0.0})
+    moved = [a is not b for a, b in zip(result.traces[0][1:], result.traces[0][:-1])]
+    assert np.array_equal(result.stats["accepted"][0, 1:], moved)
