@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lm.kv_pool import CacheStats, KVPool, Row
+from lm.lean_forward import lean_forward_for
 from lm.pool_cache import PoolCache
 from lm.prefix_trie import PrefixNode
 
@@ -37,8 +38,9 @@ class ForwardServer:
     __ppl_shared__ = True
 
     def __init__(self, model: Any, pool: KVPool, defined: np.ndarray, window: int, memo_budget_bytes: int,
-                 additive_mask: bool):
+                 additive_mask: bool, lean: bool = True):
         self.model = model
+        self._lean = lean_forward_for(model) if lean else None
         self.pool = pool
         self.window = window
         self.device = pool.device
@@ -144,35 +146,39 @@ class ForwardServer:
     def _forward(self, group: list[_Job], start: int) -> list[np.ndarray]:
         n = len(group)
         lengths = [len(j.nodes) for j in group]
-        width = max(lengths)
         first = [j.anchor.depth for j in group]
+        width = max(lengths)
         kv_length = max(f + l for f, l in zip(first, lengths))
         self.pool.ensure_columns(kv_length + 1)
-        ids = torch.zeros((n, width), dtype=torch.long)
-        offsets = torch.zeros((n, width), dtype=torch.long)
-        for i, job in enumerate(group):
-            ids[i, :lengths[i]] = torch.tensor([x.token for x in job.nodes])
-            offsets[i, :lengths[i]] = torch.arange(lengths[i])
-            offsets[i, lengths[i]:] = lengths[i] - 1
-        first_t = torch.tensor(first)[:, None]
-        positions = first_t + offsets
-        padded = torch.arange(width)[None, :] >= torch.tensor(lengths)[:, None]
-        write = torch.where(padded, torch.full_like(positions, kv_length), positions)
-        uniform = first[0] if width == 1 and all(f == first[0] for f in first) else None
-        mask = torch.arange(kv_length)[None, None, None, :] <= positions[:, None, :, None]
-        device = self.device
-        if self.additive_mask:
-            dtype = self.pool.dtype
-            mask = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask, torch.finfo(dtype).min)
-        cache = PoolCache(self.pool, start, n, write.to(device), kv_length, uniform)
+        if width == 1:
+            ids = torch.tensor([[j.node.token] for j in group])
+            positions = torch.tensor(first)[:, None]
+            write = positions
+        else:
+            ids = torch.zeros((n, width), dtype=torch.long)
+            offsets = torch.arange(width)[None, :].repeat(n, 1)
+            for i, job in enumerate(group):
+                ids[i, :lengths[i]] = torch.tensor([x.token for x in job.nodes])
+                offsets[i, lengths[i]:] = lengths[i] - 1
+            positions = torch.tensor(first)[:, None] + offsets
+            padded = torch.arange(width)[None, :] >= torch.tensor(lengths)[:, None]
+            write = torch.where(padded, torch.full_like(positions, kv_length), positions)
+        uniform = first[0] if width == 1 and min(first) == max(first) else None
         needed = sorted(set(length - 1 for length in lengths))
+        device = self.device
         keep = 1 if width == 1 else torch.tensor(needed, device=device)
+        cache = PoolCache(self.pool, start, n, write.to(device), kv_length, uniform)
+        ids, positions = ids.to(device), positions.to(device)
         with torch.inference_mode():
-            out = self.model(input_ids=ids.to(device), position_ids=positions.to(device), attention_mask=mask.to(device),
-                             cache=cache, use_cache=True, logits_to_keep=keep)
+            if self._lean is not None:
+                mask = None if uniform is not None else self._mask(positions, kv_length, additive=False)
+                logits = self._lean(ids, positions, mask, cache, keep)
+            else:
+                out = self.model(input_ids=ids, position_ids=positions, attention_mask=self._mask(positions, kv_length, self.additive_mask),
+                                 cache=cache, use_cache=True, logits_to_keep=keep)
+                logits = out.logits
         self.forward_calls += 1
         self.tokens_forwarded += sum(lengths)
-        logits = out.logits
         if width == 1:
             last = logits[:, -1, :]
         else:
@@ -183,7 +189,15 @@ class ForwardServer:
         if self._undefined is not None:
             last = last.masked_fill(self._undefined, -torch.inf)
         logprobs = torch.log_softmax(last, dim=-1).cpu().numpy()
-        return [logprobs[i].copy() for i in range(n)]
+        return list(logprobs.copy()) if n > 1 else [logprobs[0].copy()]
+
+    def _mask(self, positions: torch.Tensor, kv_length: int, additive: bool) -> torch.Tensor:
+        """[n, 1, S, kv_length]: query j of row i sees the columns up to its position."""
+        allowed = torch.arange(kv_length, device=positions.device)[None, None, None, :] <= positions[:, None, :, None]
+        if not additive:
+            return allowed
+        dtype = self.pool.dtype
+        return torch.zeros(allowed.shape, dtype=dtype, device=positions.device).masked_fill(~allowed, torch.finfo(dtype).min)
 
     def _record(self, job: _Job, logprobs: np.ndarray) -> None:
         row = job.row

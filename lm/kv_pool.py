@@ -145,22 +145,22 @@ class KVPool:
         """Copy the first `columns` positions of each source row into its target row."""
         if not sources or columns == 0:
             return
-        src = torch.tensor([r.index for r in sources], device=self.device)
-        dst = torch.tensor([r.index for r in targets], device=self.device)
+        pairs = [(s.index, t.index) for s, t in zip(sources, targets)]
         for tensors in (self.keys, self.values):
             for t in tensors:
-                t[dst, :, :columns] = t[src, :, :columns]
-        self.row_copies += len(sources)
+                for s, d in pairs:
+                    t[d, :, :columns].copy_(t[s, :, :columns])
+        self.row_copies += len(pairs)
 
     def swap_rows(self, a: Row, b: Row) -> None:
         """Exchange the contents and indices of two rows (moving only the positions they hold)."""
         columns = max(_held(a), _held(b))
-        idx = torch.tensor([a.index, b.index], device=self.device)
-        rev = torch.tensor([b.index, a.index], device=self.device)
         if columns:
             for tensors in (self.keys, self.values):
                 for t in tensors:
-                    t[idx, :, :columns] = t[rev, :, :columns]
+                    saved = t[a.index, :, :columns].clone()
+                    t[a.index, :, :columns].copy_(t[b.index, :, :columns])
+                    t[b.index, :, :columns].copy_(saved)
         self.rows[a.index], self.rows[b.index] = b, a
         a.index, b.index = b.index, a.index
         self.row_swaps += 1

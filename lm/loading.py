@@ -55,11 +55,13 @@ def _window(config: Any) -> int:
 def load(name_or_path: "str | os.PathLike" = "builtin", *, device: "str | torch.device" = "cpu",
          dtype: "str | torch.dtype" = "float32", threads: int | None = DEFAULT_THREADS,
          cache_bytes: int = DEFAULT_CACHE_BYTES, memo_bytes: int = DEFAULT_MEMO_BYTES,
-         trust_remote_code: bool = False) -> LanguageModel:
+         lean_forward: bool = True, trust_remote_code: bool = False) -> LanguageModel:
     """Load a causal LM: "builtin", "tiny", or a local directory with config.json, safetensors weights and a tokenizer.
 
     `threads` sets torch's (process-wide) CPU thread count; None leaves it alone. `cache_bytes`
     bounds the KV pool (beyond what one batch needs), `memo_bytes` the memoized distributions.
+    `lean_forward=False` runs GPT-2 and Llama models through their transformers forward too
+    (other architectures always do).
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
@@ -88,7 +90,8 @@ def load(name_or_path: "str | os.PathLike" = "builtin", *, device: "str | torch.
     vocabulary = build_vocabulary(tokenizer, logit_width, config, generation_config, where=str(path))
     pool = KVPool(shapes, torch_dtype, torch_device, max_columns=window + 1, budget_bytes=cache_bytes)
     additive = getattr(model.config, "_attn_implementation", "sdpa") == "eager"
-    server = ForwardServer(model, pool, vocabulary.defined, window, memo_bytes, additive_mask=additive)
+    server = ForwardServer(model, pool, vocabulary.defined, window, memo_bytes, additive_mask=additive,
+                           lean=lean_forward)
     name = name_or_path if isinstance(name_or_path, str) and not os.sep in name_or_path else path.name
     return LanguageModel(model, tokenizer, vocabulary, server, window, path, str(name))
 

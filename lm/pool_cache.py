@@ -26,6 +26,10 @@ class PoolCache(Cache):
         self._rows = torch.arange(count, device=write_columns.device)[:, None]
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
+        return self.write(layer_idx, key_states, value_states)
+
+    def write(self, layer_idx: int, key_states: torch.Tensor, value_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store one layer's new keys/values ([n, heads, S, head_dim]) in the rows; views of the rows up to kv_length."""
         keys = self.pool.keys[layer_idx][self.start:self.start + self.count]
         values = self.pool.values[layer_idx][self.start:self.start + self.count]
         if self.uniform_column is not None:

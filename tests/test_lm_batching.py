@@ -8,6 +8,8 @@ float32 rounding of logits of this size).
 """
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import lm
 import ppl
+from lm.model_dir import BUILTIN_MODELS
 
 TOLERANCE = 1e-4
 
@@ -46,8 +49,29 @@ class Reference:
 
 
 @pytest.fixture(scope="module")
+def generic():
+    """The built-in model run through the transformers forward (with the pool cache) instead of the lean one."""
+    return lm.load("builtin", lean_forward=False)
+
+
+@pytest.fixture(scope="module")
 def references(builtin):
     return Reference(builtin)
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    """A small random-weight Llama (grouped-query attention, rotary positions) with the built-in tokenizer."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("llama")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=2048, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, max_position_embeddings=256, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    LlamaForCausalLM(config).save_pretrained(out)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(BUILTIN_MODELS["builtin"] / name, out / name)
+    return out
 
 
 def serve_together(contexts: list[lm.LMContext]) -> list[np.ndarray]:
@@ -69,9 +93,13 @@ rounds = st.lists(st.tuples(
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(prompts=st.lists(st.lists(token_ids, min_size=1, max_size=5), min_size=1, max_size=2), plan=rounds,
-       use_cramped=st.booleans())
-def test_batched_cached_resampled_logprobs_equal_a_fresh_forward_pass(builtin, cramped, references, prompts, plan, use_cramped):
-    llm = cramped if use_cramped else builtin
+       which=st.sampled_from(["lean", "cramped", "generic"]))
+def test_batched_cached_resampled_logprobs_equal_a_fresh_forward_pass(builtin, cramped, generic, references, prompts, plan, which):
+    llm = {"lean": builtin, "cramped": cramped, "generic": generic}[which]
+    check_population(llm, references, prompts, plan)
+
+
+def check_population(llm, references, prompts, plan):
     population = [llm.context(p) for p in prompts]
     for ancestors, extensions, clear in plan:
         population = [population[a % len(population)].clone() for a in ancestors]
@@ -84,6 +112,15 @@ def test_batched_cached_resampled_logprobs_equal_a_fresh_forward_pass(builtin, c
                 ctx.extend(t)
     for ctx, got in zip(population, serve_together(population)):
         np.testing.assert_allclose(got, references(ctx.token_ids), atol=TOLERANCE, rtol=0)
+
+
+@pytest.mark.parametrize("lean", [True, False])
+def test_llama_family_grouped_query_attention(llama, lean):
+    llm = lm.load(llama, lean_forward=lean)
+    assert (llm.server._lean is not None) == lean
+    plan = [([0, 0, 1], [[5], [6, 7], [8], [9], [10], [11]], False), ([2, 1, 1, 0], [[12]] * 6, False),
+            ([0, 1, 2, 3, 3], [[13, 14]] * 6, True)]
+    check_population(llm, Reference(llm), [[1, 2, 3], [4]], plan)
 
 
 def test_cramped_budget_evicts_recomputes_and_reports(cramped, references):

@@ -1,0 +1,95 @@
+"""Lean forward passes over pooled KV rows for the GPT-2 and Llama families.
+
+The same weights and the same operations as the transformers modules, without their per-call
+plumbing (kwargs, output objects, mask construction), which costs more than the arithmetic of a
+small model's decode step on a CPU. Used only for configurations checked here; every other model
+runs through its transformers forward with a PoolCache. Tests compare both with a plain
+transformers forward pass.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from lm.pool_cache import PoolCache
+
+LeanForward = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None", PoolCache, "int | torch.Tensor"], torch.Tensor]
+
+
+def lean_forward_for(model: Any) -> LeanForward | None:
+    """A lean forward for `model`, or None when its architecture or options are not covered."""
+    config = model.config
+    kind = getattr(config, "model_type", None)
+    if kind == "gpt2" and type(model).__name__ == "GPT2LMHeadModel" and not config.add_cross_attention \
+            and not config.reorder_and_upcast_attn:
+        return _gpt2(model)
+    if kind == "llama" and type(model).__name__ == "LlamaForCausalLM" and getattr(config, "pretraining_tp", 1) == 1:
+        return _llama(model)
+    return None
+
+
+def _select(hidden: torch.Tensor, keep: "int | torch.Tensor") -> torch.Tensor:
+    return hidden[:, -keep:] if isinstance(keep, int) else hidden[:, keep]
+
+
+def _gpt2(model: Any) -> LeanForward:
+    body = model.transformer
+    blocks = list(body.h)
+    heads = blocks[0].attn.num_heads
+    head_dim = blocks[0].attn.head_dim
+
+    def layer_norm(x: torch.Tensor, ln: Any) -> torch.Tensor:
+        return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+
+    def conv1d(x: torch.Tensor, conv: Any) -> torch.Tensor:
+        n, s, _ = x.shape
+        return torch.addmm(conv.bias, x.reshape(n * s, -1), conv.weight).view(n, s, -1)
+
+    def forward(ids, positions, mask, cache, keep):
+        n, s = ids.shape
+        x = body.wte(ids) + body.wpe(positions)
+        for i, block in enumerate(blocks):
+            attn = block.attn
+            q, k, v = conv1d(layer_norm(x, block.ln_1), attn.c_attn).view(n, s, 3, heads, head_dim).unbind(2)
+            keys, values = cache.write(i, k.transpose(1, 2), v.transpose(1, 2))
+            out = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, attn_mask=mask, scale=attn.scaling)
+            x = x + conv1d(out.transpose(1, 2).reshape(n, s, -1), attn.c_proj)
+            mlp = block.mlp
+            x = x + conv1d(mlp.act(conv1d(layer_norm(x, block.ln_2), mlp.c_fc)), mlp.c_proj)
+        x = layer_norm(_select(x, keep), body.ln_f)
+        return model.lm_head(x)
+
+    return forward
+
+
+def _llama(model: Any) -> LeanForward:
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    body = model.model
+    layers = list(body.layers)
+    attn0 = layers[0].self_attn
+    head_dim = attn0.head_dim
+    groups = attn0.num_key_value_groups
+
+    def forward(ids, positions, mask, cache, keep):
+        n, s = ids.shape
+        x = body.embed_tokens(ids)
+        cos, sin = body.rotary_emb(x, positions)
+        for i, layer in enumerate(layers):
+            attn = layer.self_attn
+            h = layer.input_layernorm(x)
+            q = attn.q_proj(h).view(n, s, -1, head_dim).transpose(1, 2)
+            k = attn.k_proj(h).view(n, s, -1, head_dim).transpose(1, 2)
+            v = attn.v_proj(h).view(n, s, -1, head_dim).transpose(1, 2)
+            q, k = apply_rotary_pos_emb(q, k, cos, sin)
+            keys, values = cache.write(i, k, v)
+            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=attn.scaling,
+                                                 enable_gqa=groups > 1)
+            x = x + attn.o_proj(out.transpose(1, 2).reshape(n, s, -1))
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        x = body.norm(_select(x, keep))
+        return model.lm_head(x)
+
+    return forward
