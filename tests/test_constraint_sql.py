@@ -232,3 +232,16 @@ def test_ddl_schema_with_awkward_names():
         connection.execute(query).fetchall()
     assert not constraint.accepts(b"SELECT first name FROM \"order\"")
     assert not constraint.accepts(b'SELECT "group" FROM "order"')
+
+
+def test_too_many_join_chains_is_a_clear_error():
+    tables = [
+        f"CREATE TABLE t{i} (id int primary key"
+        + "".join(f", r{j} int REFERENCES t{j}(id)" for j in range(i))
+        + ");"
+        for i in range(12)
+    ]
+    schema = read_schema(ddl="\n".join(tables))
+    assert len(scopes(schema, 2)) == 24 + 2 * 132  # 12 tables bare and aliased, 132 ordered pairs
+    with pytest.raises(ConstraintError, match="max_join_tables"):
+        scopes(schema, 4)

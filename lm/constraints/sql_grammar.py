@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lm.constraints.base import ConstraintError
 from lm.constraints.sql_schema import Schema
+
+MAX_SCOPES = 1000  # Lark loads about a thousand rules a second; a scope costs ~90 rules
 
 # sqlite's keywords (https://sqlite.org/lang_keywords.html): a schema name equal to one is
 # written quoted, so that it can never be read as the keyword.
@@ -87,7 +90,12 @@ def scopes(schema: Schema, max_tables: int) -> list[Scope]:
                             continue
                         mark = {(index, number, side), (len(tables), number, 1 - side)}
                         grown.append((tables + (there,), used | mark))
-        frontier = grown
+        frontier = list(dict.fromkeys(grown))
+        if len(found) + len({tables for tables, _ in frontier}) > MAX_SCOPES:
+            raise ConstraintError(
+                f"the schema has over {MAX_SCOPES} join chains of up to {max_tables} tables; "
+                f"pass a smaller max_join_tables"
+            )
     result = []
     for tables in found:
         result.append(Scope(tables, aliased=True))
