@@ -39,27 +39,32 @@ def _gpt2(model: Any) -> LeanForward:
     blocks = list(body.h)
     heads = blocks[0].attn.num_heads
     head_dim = blocks[0].attn.head_dim
+    fused_gelu = model.config.activation_function in ("gelu_new", "gelu_pytorch_tanh")
 
-    def layer_norm(x: torch.Tensor, ln: Any) -> torch.Tensor:
-        return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+    def norm(ln: Any) -> tuple:
+        return ln.normalized_shape, ln.weight, ln.bias, ln.eps
 
-    def conv1d(x: torch.Tensor, conv: Any) -> torch.Tensor:
-        n, s, _ = x.shape
-        return torch.addmm(conv.bias, x.reshape(n * s, -1), conv.weight).view(n, s, -1)
+    # Parameters read once: nn.Module attribute lookups cost more than a small layer's arithmetic.
+    layers = [(norm(b.ln_1), b.attn.c_attn.weight, b.attn.c_attn.bias, b.attn.c_proj.weight, b.attn.c_proj.bias,
+               b.attn.scaling, norm(b.ln_2), b.mlp.c_fc.weight, b.mlp.c_fc.bias, b.mlp.c_proj.weight, b.mlp.c_proj.bias,
+               b.mlp.act) for b in blocks]
+    final = norm(body.ln_f)
+    wte, wpe, head = body.wte.weight, body.wpe.weight, model.lm_head.weight
 
     def forward(ids, positions, mask, cache, keep):
         n, s = ids.shape
-        x = body.wte(ids) + body.wpe(positions)
-        for i, block in enumerate(blocks):
-            attn = block.attn
-            q, k, v = conv1d(layer_norm(x, block.ln_1), attn.c_attn).view(n, s, 3, heads, head_dim).unbind(2)
+        x = (F.embedding(ids, wte) + F.embedding(positions, wpe)).view(n * s, -1)
+        for i, (ln1, qkv_w, qkv_b, out_w, out_b, scale, ln2, fc_w, fc_b, proj_w, proj_b, act) in enumerate(layers):
+            q, k, v = torch.addmm(qkv_b, F.layer_norm(x, *ln1), qkv_w) \
+                .view(n, s, 3, heads, head_dim).unbind(2)
             keys, values = cache.write(i, k.transpose(1, 2), v.transpose(1, 2))
-            out = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, attn_mask=mask, scale=attn.scaling)
-            x = x + conv1d(out.transpose(1, 2).reshape(n, s, -1), attn.c_proj)
-            mlp = block.mlp
-            x = x + conv1d(mlp.act(conv1d(layer_norm(x, block.ln_2), mlp.c_fc)), mlp.c_proj)
-        x = layer_norm(_select(x, keep), body.ln_f)
-        return model.lm_head(x)
+            out = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, attn_mask=mask, scale=scale)
+            x = torch.addmm(x, out.transpose(1, 2).reshape(n * s, -1), out_w).add_(out_b)
+            h = torch.addmm(fc_b, F.layer_norm(x, *ln2), fc_w)
+            h = F.gelu(h, approximate="tanh") if fused_gelu else act(h)
+            x = torch.addmm(x, h, proj_w).add_(proj_b)
+        x = _select(x.view(n, s, -1), keep)
+        return F.linear(F.layer_norm(x, *final), head)
 
     return forward
 
