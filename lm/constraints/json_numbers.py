@@ -163,11 +163,12 @@ def prefix_viable(text: str, state: int, bounds: Bounds, integer: bool, integer_
         return candidates.reachable(negative, significant, any_positive, integer_lexical, integer)
     if bounds.is_unbounded() and not integer:
         return True
-    return _reaches(negative, mantissa, state, scale_from, any_positive, bounds, integer)
+    return _reaches(negative, mantissa, scale_from, any_positive, bounds, integer)
 
 
-def _reaches(negative: bool, mantissa: int, state: int, scale_from: int | None,
-             any_positive: bool, bounds: Bounds, integer: bool) -> bool:
+def _reaches(negative: bool, mantissa: int, scale_from: int | None, any_positive: bool,
+             bounds: Bounds, integer: bool) -> bool:
+    """Whether ±(∪_{e >= scale_from} [mantissa·10^e, (mantissa+1)·10^e)) meets the bounds."""
     # absolute-value interval [a, b] that the number must fall in
     if negative:
         a, a_excl = (-bounds.hi, bounds.hi_excl) if bounds.hi is not None else (None, False)

@@ -24,7 +24,6 @@ import bisect
 import re
 import warnings
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import jsonschema
