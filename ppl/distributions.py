@@ -12,6 +12,7 @@ import itertools
 import math
 from typing import Any, Sequence
 
+import jax
 import numpy as np
 import numpyro.distributions as nd
 from scipy import special
@@ -175,6 +176,8 @@ def _finite_params(d: nd.Distribution) -> None:
             raw = getattr(d, name)
         except Exception:  # lazy parameters numpyro cannot derive for this parameterization
             continue
+        if isinstance(raw, jax.core.Tracer):  # traced by a JAX interpretation (NUTS, VI): nothing concrete to check
+            continue
         value = np.asarray(raw, dtype=np.float64)
         if not np.all(np.isfinite(value)) and not (np.all(np.isinf(value) & (value > 0)) and name in ("high", "df")):
             raise ParameterError(f"{type(d).__name__}: parameter {name!r} is not finite: {raw}")
@@ -182,6 +185,17 @@ def _finite_params(d: nd.Distribution) -> None:
             continue
         if not bool(np.all(np.asarray(constraint.check(value)))):
             raise ParameterError(f"{type(d).__name__}: parameter {name!r} = {raw} violates its constraint {constraint}")
+
+
+def _support_of_scalar(d: nd.Distribution) -> np.ndarray:
+    """The values one element of a finite discrete distribution takes (numpy, no JAX dispatch)."""
+    if isinstance(d, (nd.BernoulliProbs, nd.BernoulliLogits)):
+        return np.arange(2)
+    if isinstance(d, (nd.CategoricalProbs, nd.CategoricalLogits)):
+        return np.arange(np.shape(d.probs if isinstance(d, nd.CategoricalProbs) else d.logits)[-1])
+    if isinstance(d, (nd.BinomialProbs, nd.BinomialLogits)) and np.ndim(d.total_count) == 0:
+        return np.arange(int(d.total_count) + 1)
+    return np.asarray(d.enumerate_support(expand=False)).reshape(-1)
 
 
 class NumpyroPrimitive(Primitive):
@@ -210,7 +224,7 @@ class NumpyroPrimitive(Primitive):
         d = self.d
         if not d.has_enumerate_support:
             return None
-        per_element = np.asarray(d.enumerate_support(expand=False)).reshape(-1)
+        per_element = _support_of_scalar(d)
         if d.batch_shape == () and d.event_shape == ():
             values = [self._convert(v) for v in per_element]
         else:
@@ -237,7 +251,7 @@ class NumpyroPrimitive(Primitive):
 
     def _sample_elementwise(self, rng) -> np.ndarray:
         """Independent elements of a batched finite distribution, one categorical draw each."""
-        values = np.asarray(self.d.enumerate_support(expand=False)).reshape(-1)
+        values = _support_of_scalar(self.d)
         out = np.empty(self.d.batch_shape, dtype=np.int64)
         for index in np.ndindex(*self.d.batch_shape):
             element_logp = [self._element_log_prob(index, v) for v in values]
