@@ -194,7 +194,7 @@ _STRING_LITERAL = re.compile(r'"(?:\\.|[^"\\])*"i?')
 def sql_grammar(schema: Schema, *, max_join_tables: int = 4, max_compound_columns: int = 4) -> str:
     """The Lark grammar text (start symbol `start`) of the SELECT subset over `schema`."""
     if max_join_tables < 1 or max_compound_columns < 1:
-        raise ValueError("max_join_tables and max_compound_columns must be at least 1")
+        raise ConstraintError("max_join_tables and max_compound_columns must be at least 1")
     b = _Builder()
     kw = _keyword
     groups: dict[tuple[str, ...], list[Scope]] = {}
