@@ -21,6 +21,7 @@ from lm.constraints.base import ConstraintError
 from lm.constraints.terminal_scanner import Scanner
 
 EMPTY: frozenset = frozenset()
+_NO_PARENTS: tuple = ({}, {})
 
 
 @dataclass(frozen=True)
@@ -38,50 +39,76 @@ class CfgSpec:
     matchable: tuple
 
 
-class _Prediction:
-    """The items predicted at a column from a set of nonterminals (a static closure)."""
-    __slots__ = ("t_items", "nt_items", "complete_start", "expected")
+class _Block:
+    """Items sharing one origin and condition sets, precomputed from the grammar alone.
 
-    def __init__(self, t_items: dict, nt_items: dict, complete_start: tuple):
+    A *prediction* is the closure of the items predicted from a set of nonterminals; a
+    *cascade* is what completing nonterminal `A` does to the predicted items of an origin
+    column: the items it advances (through nullable symbols too), the nonterminals it
+    completes there (`completed`), and the nonterminals those items predict (`roots`).
+    """
+    __slots__ = ("t_items", "nt_items", "complete_start", "expected", "roots", "completed", "closed")
+
+    def __init__(self, t_items: dict, nt_items: dict, complete_start: tuple,
+                 roots: frozenset = EMPTY, completed: frozenset = EMPTY, closed: bool = False):
         self.t_items, self.nt_items, self.complete_start = t_items, nt_items, complete_start
         self.expected = frozenset(t_items)
+        self.roots, self.completed, self.closed = roots, completed, closed
 
 
 class Column:
-    """The chart at one text position: kernel items by what they wait for, predictions by
-    condition set, and the waiting items carried here from earlier columns by `%ignore`.
+    """The chart at one text position.
 
     An item is `(item id, origin column, K, C)`: K is the condition set of the items that
     predicted it (it completes only into parents whose C is K), C the conditions it depends on.
+    Items are stored as explicit tuples (`own_t`, `own_nt`), as block instances
+    `(block, origin, K, C)` standing for all the block's items, as predictions (blocks whose
+    origin is this column, by condition set), and as items carried from earlier columns by
+    `%ignore` (`carried`: source column and a map of its condition sets to ours).
     """
-    __slots__ = ("pos", "own_t", "own_nt", "predictions", "carried", "complete_start",
+    __slots__ = ("pos", "own_t", "own_nt", "blocks", "predictions", "carried", "complete_start",
                  "accepting", "own_expected", "own_conditions", "_own_wait_t", "_wait_t",
-                 "_wait_nt", "__weakref__")
+                 "_parents", "_blocks_for", "__weakref__")
 
-    def __init__(self, pos, own_t, own_nt, predictions, carried, complete_start, accepting):
+    def __init__(self, pos, own_t, own_nt, blocks, predictions, carried, complete_start, root):
         self.pos = pos
         self.own_t, self.own_nt = own_t, own_nt
-        self.predictions, self.carried = predictions, carried
-        self.complete_start, self.accepting = complete_start, accepting
+        self.predictions, self.carried = predictions, tuple(carried)
+        if predictions:
+            blocks = blocks + [(p, self, k, k) for k, p in predictions.items()]
+        self.blocks = blocks
         expected = set(own_t)
-        conditions = {c for items in own_t.values() for _, _, _, c in items}
-        for k, prediction in predictions.items():
-            if prediction.t_items:
-                expected |= prediction.expected
-                conditions.add(k)
+        conditions = {c for items in own_t.values() for _, _, _, c in items} if own_t else set()
+        for block, origin, k, c in blocks:
+            if block.t_items:
+                expected |= block.expected
+                conditions.add(c)
+            if block.complete_start:
+                complete_start = complete_start + [(item, origin, k, c) for item in block.complete_start]
+        self.complete_start = complete_start
+        root = root if root is not None else self
+        self.accepting = any(x[1] is root for x in complete_start) if complete_start else False
         self.own_expected = frozenset(expected)
         self.own_conditions = frozenset(conditions)
         self._own_wait_t: dict = {}
         self._wait_t: dict = {}
-        self._wait_nt: dict = {}
+        self._parents = None
+        self._blocks_for: dict = {}
+
+    def blocks_for(self, entry: int) -> list:
+        """The block instances here with items waiting for terminal `entry`."""
+        cached = self._blocks_for.get(entry)
+        if cached is None:
+            cached = self._blocks_for[entry] = [b for b in self.blocks if entry in b[0].t_items]
+        return cached
 
     def own_wait_t(self, entry: int) -> list:
         cached = self._own_wait_t.get(entry)
         if cached is None:
             cached = list(self.own_t.get(entry, ()))
-            for k, prediction in self.predictions.items():
-                for item in prediction.t_items.get(entry, ()):
-                    cached.append((item, self, k, k))
+            for block, origin, k, c in self.blocks:
+                for item in block.t_items.get(entry, ()):
+                    cached.append((item, origin, k, c))
             self._own_wait_t[entry] = cached
         return cached
 
@@ -101,18 +128,21 @@ class Column:
             self._wait_t[entry] = cached
         return cached
 
-    def wait_nt(self, nonterminal: int, k: frozenset) -> list:
-        """Items here waiting for `nonterminal` whose condition set is exactly `k`."""
-        key = (nonterminal, k)
-        cached = self._wait_nt.get(key)
-        if cached is None:
-            cached = list(self.own_nt.get(key, ()))
-            prediction = self.predictions.get(k)
-            if prediction is not None:
-                for item in prediction.nt_items.get(nonterminal, ()):
-                    cached.append((item, self, k, k))
-            self._wait_nt[key] = cached
-        return cached
+    def parents(self, k: frozenset) -> tuple[dict, dict]:
+        """Items here waiting for a nonterminal whose condition set is exactly `k`, except the
+        predicted ones (the recognizer handles those through cascades): explicit items by
+        nonterminal, and block instances `(block, origin, K)` by nonterminal."""
+        if self._parents is None:
+            index: dict = {}
+            for (nt, c), items in self.own_nt.items():
+                index.setdefault(c, ({}, {}))[0].setdefault(nt, []).extend(items)
+            for block, origin, bk, c in self.blocks:
+                if origin is not self and block.nt_items:
+                    by_nt = index.setdefault(c, ({}, {}))[1]
+                    for nt in block.nt_items:
+                        by_nt.setdefault(nt, []).append((block, origin, bk))
+            self._parents = index
+        return self._parents.get(k, _NO_PARENTS)
 
     def expected(self) -> frozenset:
         """Terminals some live item here waits for (carried ones only if still alive)."""
@@ -166,11 +196,11 @@ class EarleyRecognizer:
         self.memo_size = memo_size
         self._memo: OrderedDict = OrderedDict()
         self._tables(spec)
-        self._predictions: dict[frozenset, _Prediction] = {}
+        self._predictions: dict[frozenset, _Block] = {}
+        self._cascades: dict[tuple, _Block] = {}
+        self._scans: dict[tuple, _Block] = {}
         root_prediction = self._prediction(frozenset([spec.start]))
-        self.root = Column(0, {}, {}, {EMPTY: root_prediction}, (), (), False)
-        self.root.complete_start = tuple((i, self.root, EMPTY, EMPTY) for i in root_prediction.complete_start)
-        self.root.accepting = bool(root_prediction.complete_start)
+        self.root = Column(0, {}, {}, [], {EMPTY: root_prediction}, (), [], None)
         groups = self._start_groups(self.root, None)
         self.initial = EarleyState(0, groups, self.root)
 
@@ -213,7 +243,7 @@ class EarleyRecognizer:
         self.is_ignore = set(spec.ignore_entries)
         self.ignore_set = frozenset(spec.ignore_entries)
 
-    def _prediction(self, roots: frozenset) -> _Prediction:
+    def _prediction(self, roots: frozenset) -> _Block:
         cached = self._predictions.get(roots)
         if cached is not None:
             return cached
@@ -232,19 +262,53 @@ class EarleyRecognizer:
                     agenda.extend(self.first_items.get(nt, ()))
                 if self.nullable[nt]:
                     agenda.append(item + 1)
-        t_items, nt_items, complete_start = defaultdict(list), defaultdict(list), []
+        prediction = self._block(items)
+        self._predictions[roots] = prediction
+        return prediction
+
+    def _block(self, items, completed: frozenset | None = None, closed: bool = False) -> _Block:
+        """A block of `items`; `completed` (None for a prediction) is kept for the recognizer."""
+        t_items, nt_items, complete_start, roots = defaultdict(list), defaultdict(list), [], set()
         for item in sorted(items):
             if self.complete[item]:
                 if self.lhs[item] == self.spec.start:
                     complete_start.append(item)
             elif self.next_nt[item] >= 0:
                 nt_items[self.next_nt[item]].append(item)
+                roots.add(self.next_nt[item])
             else:
                 t_items[self.next_t[item]].append(item)
-        prediction = _Prediction({k: tuple(v) for k, v in t_items.items()},
-                                 {k: tuple(v) for k, v in nt_items.items()}, tuple(complete_start))
-        self._predictions[roots] = prediction
-        return prediction
+        return _Block({k: tuple(v) for k, v in t_items.items()}, {k: tuple(v) for k, v in nt_items.items()},
+                      tuple(complete_start), EMPTY if completed is None else frozenset(roots),
+                      completed or EMPTY, closed)
+
+    def _cascade(self, prediction: _Block, nonterminal: int) -> _Block:
+        """What completing `nonterminal` does to the items of `prediction` (see `_Block`)."""
+        key = (id(prediction), nonterminal)
+        cached = self._cascades.get(key)
+        if cached is not None:
+            return cached
+        complete, lhs_of, next_nt, nullable = self.complete, self.lhs, self.next_nt, self.nullable
+        done = {nonterminal}
+        work = [nonterminal]
+        items: set[int] = set()
+        while work:
+            for parent in prediction.nt_items.get(work.pop(), ()):
+                stack = [parent + 1]
+                while stack:
+                    item = stack.pop()
+                    if item in items:
+                        continue
+                    items.add(item)
+                    if complete[item]:
+                        if lhs_of[item] not in done:
+                            done.add(lhs_of[item])
+                            work.append(lhs_of[item])
+                    elif next_nt[item] >= 0 and nullable[next_nt[item]]:
+                        stack.append(item + 1)
+        cascade = self._block(items, frozenset(done))
+        self._cascades[key] = cascade
+        return cascade
 
     # -- recognition -----------------------------------------------------------------------
     def advance(self, state: EarleyState, chunk: bytes) -> EarleyState | None:
@@ -361,6 +425,7 @@ class EarleyRecognizer:
             return out
 
         kernel = []
+        scanned = []
         carried = []
         for index, entry, cond in flags:
             col, _, _, alive = groups[index]
@@ -376,55 +441,125 @@ class EarleyRecognizer:
                 for item, origin, k, c in col.complete_start:
                     if c in mapping:
                         kernel.append((item, origin, k, mapping[c]))
-            else:
-                for item, origin, k, c in col.wait_t(entry):
+                continue
+            for source, mapping in ((col, None),) + col.carried:
+                for item, origin, k, c in source.own_t.get(entry, ()):
+                    if mapping is not None:
+                        c = mapping.get(c)
                     if c in alive:
                         kernel.append((item + 1, origin, k, strip(c, cond)))
-        if not kernel and not carried:
+                for block, origin, k, c in source.blocks_for(entry):
+                    if mapping is not None:
+                        c = mapping.get(c)
+                    if c in alive:
+                        scanned.append((self._scan(block, entry, origin is source), origin, k, strip(c, cond)))
+        if not kernel and not scanned and not carried:
             return None
-        return self._complete(kernel, carried, pos)
+        return self._complete(kernel, scanned, carried, pos)
 
-    def _complete(self, kernel: list, carried: list, pos: int) -> Column:
-        """Close the kernel under completion (Aycock-Horspool for nullable nonterminals)."""
+    def _scan(self, block: _Block, symbol: int, closed: bool) -> _Block:
+        """The items of `block` advanced over `symbol` (a terminal entry, or `~nonterminal`),
+        through nullable symbols; when the block is its origin's prediction (`closed`),
+        completions into it are followed too."""
+        key = (id(block), symbol, closed)
+        cached = self._scans.get(key)
+        if cached is not None:
+            return cached
+        complete, lhs_of, next_nt, nullable = self.complete, self.lhs, self.next_nt, self.nullable
+        items: set[int] = set()
+        done: set[int] = set()
+        work: list[int] = []
+        advanced = block.t_items[symbol] if symbol >= 0 else block.nt_items[~symbol]
+        stack = [item + 1 for item in advanced]
+        while stack or work:
+            if not stack:
+                stack = [parent + 1 for parent in block.nt_items.get(work.pop(), ())]
+                continue
+            item = stack.pop()
+            if item in items:
+                continue
+            items.add(item)
+            if complete[item]:
+                if lhs_of[item] not in done:
+                    done.add(lhs_of[item])
+                    if closed:
+                        work.append(lhs_of[item])
+            elif next_nt[item] >= 0 and nullable[next_nt[item]]:
+                stack.append(item + 1)
+        scan = self._block(items, frozenset(done), closed)
+        self._scans[key] = scan
+        return scan
+
+    def _complete(self, kernel: list, scanned: list, carried: list, pos: int) -> Column:
+        """Close the kernel under completion (Aycock-Horspool for nullable nonterminals);
+        completions into predicted items go through precomputed cascades."""
         complete, lhs_of, next_nt, next_t, nullable = (self.complete, self.lhs, self.next_nt,
                                                       self.next_t, self.nullable)
-        start, root = self.spec.start, self.root
-        own_t: dict = defaultdict(list)
-        own_nt: dict = defaultdict(list)
-        roots: dict = defaultdict(set)
+        start = self.spec.start
+        own_t: dict = {}
+        own_nt: dict = {}
+        roots: dict = {}
         complete_start = []
-        accepting = False
+        blocks = []
+        block_seen = set()
         seen = set(kernel)
         agenda = list(seen)
+
+        def add_block(key) -> None:
+            block_seen.add(key)
+            blocks.append(key)
+            if key[0].roots:
+                roots.setdefault(key[3], set()).update(key[0].roots)
+
+        def completed_at(nts, origin: Column, k: frozenset, c: frozenset, closed: bool) -> None:
+            """Nonterminals `nts` complete at `origin` for items with conditions `c`."""
+            prediction = None if closed else origin.predictions.get(k)
+            explicit, parent_blocks = origin.parents(k)
+            for lhs in nts:
+                if prediction is not None and lhs in prediction.nt_items:
+                    cascade = self._cascade(prediction, lhs)
+                    key = (cascade, origin, k, c)
+                    if key not in block_seen:
+                        add_block(key)
+                    completed = cascade.completed
+                else:
+                    completed = (lhs,)
+                for nt in completed:
+                    for parent, porigin, pk, _ in explicit.get(nt, ()):
+                        y = (parent + 1, porigin, pk, c)
+                        if y not in seen:
+                            seen.add(y)
+                            agenda.append(y)
+                    for block, porigin, pk in parent_blocks.get(nt, ()):
+                        key = (self._scan(block, ~nt, False), porigin, pk, c)
+                        if key not in block_seen:
+                            add_block(key)
+                            if key[0].completed:
+                                completed_at(key[0].completed, porigin, pk, c, False)
+
+        for key in scanned:
+            if key not in block_seen:
+                add_block(key)
+                if key[0].completed:
+                    completed_at(key[0].completed, key[1], key[2], key[3], key[0].closed)
         while agenda:
             x = agenda.pop()
             item, origin, k, c = x
             if complete[item]:
-                lhs = lhs_of[item]
-                if lhs == start:
+                if lhs_of[item] == start:
                     complete_start.append(x)
-                    if origin is root:
-                        accepting = True
-                for parent, porigin, pk, _ in origin.wait_nt(lhs, k):
-                    y = (parent + 1, porigin, pk, c)
-                    if y not in seen:
-                        seen.add(y)
-                        agenda.append(y)
+                completed_at((lhs_of[item],), origin, k, c, False)
             else:
                 nt = next_nt[item]
                 if nt >= 0:
-                    own_nt[(nt, c)].append(x)
-                    roots[c].add(nt)
+                    own_nt.setdefault((nt, c), []).append(x)
+                    roots.setdefault(c, set()).add(nt)
                     if nullable[nt]:
                         y = (item + 1, origin, k, c)
                         if y not in seen:
                             seen.add(y)
                             agenda.append(y)
                 else:
-                    own_t[next_t[item]].append(x)
+                    own_t.setdefault(next_t[item], []).append(x)
         predictions = {c: self._prediction(frozenset(nts)) for c, nts in roots.items()}
-        column = Column(pos, dict(own_t), dict(own_nt), predictions, tuple(carried), (), accepting)
-        for c, prediction in predictions.items():
-            complete_start.extend((i, column, c, c) for i in prediction.complete_start)
-        column.complete_start = tuple(complete_start)
-        return column
+        return Column(pos, own_t, own_nt, blocks, predictions, carried, complete_start, self.root)
