@@ -289,8 +289,8 @@ def main() -> None:
                         choices=["generate", "ours", "ours-ctx"])
     parser.add_argument("--peers", nargs="*", choices=["llamppl", "genlm"], default=None,
                         help="also run these peers (no names: both)")
-    parser.add_argument("--peer-tokens", type=int, nargs="+", default=None, help="lengths at which to run peers (default: all)")
-    parser.add_argument("--peer-particles", type=int, nargs="+", default=None, help="particle counts for peers (default: all)")
+    parser.add_argument("--peer-runs", nargs="+", default=None, metavar="N:T",
+                        help="the (particles:tokens) settings at which to run peers (default: all)")
     parser.add_argument("--peer-timeout", type=float, default=900)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="append a markdown table to this file")
@@ -333,8 +333,7 @@ def main() -> None:
             for name, seconds in timings.items():
                 row[name] = n * steps / seconds
             for peer in peers:
-                if (args.peer_tokens and steps not in args.peer_tokens and requested not in args.peer_tokens) or \
-                        (args.peer_particles and n not in args.peer_particles):
+                if args.peer_runs and f"{n}:{requested}" not in args.peer_runs and f"{n}:{steps}" not in args.peer_runs:
                     continue
                 result = run_peer(peer, path, PROMPT, n, steps, args.threads, args.peer_timeout)
                 row[peer] = result["tokens"] / result["seconds"] if "seconds" in result else result["error"]

@@ -58,7 +58,7 @@ class LMContext:
 
     async def next_token_logprobs(self) -> np.ndarray:
         """`logprobs()` for an async model step: awaits the batched forward pass."""
-        if self.node.logprobs is None:
+        if self.node.table is None:
             await Pending(self.llm.server, self.node)
         return self.logprobs()
 

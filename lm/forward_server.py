@@ -21,6 +21,15 @@ from lm.pool_cache import PoolCache
 from lm.prefix_trie import PrefixNode
 
 
+class NextTokenTable:
+    """A served next-token distribution: float64 log-probabilities and their cumulative sum (for inversion sampling)."""
+
+    __slots__ = ("logprobs", "cdf")
+
+    def __init__(self, logprobs: np.ndarray, cdf: np.ndarray):
+        self.logprobs, self.cdf = logprobs, cdf
+
+
 class _Job:
     """One sequence to compute: its node, the cached prefix it starts from, and its row."""
 
@@ -48,7 +57,7 @@ class ForwardServer:
         self.vocab_size = len(defined)
         self._undefined = torch.from_numpy(~defined).to(self.device) if not defined.all() else None
         self._memo: OrderedDict[PrefixNode, None] = OrderedDict()
-        self._memo_limit = max(64, memo_budget_bytes // (8 * self.vocab_size))
+        self._memo_limit = max(64, memo_budget_bytes // (16 * self.vocab_size))
         self.clock = 0
         self.forward_calls = 0
         self.requests = 0
@@ -67,10 +76,10 @@ class ForwardServer:
         for pending in pendings:
             node = pending.payload
             self.requests += 1
-            if node.logprobs is not None:
+            if node.table is not None:
                 self.memo_hits += 1
                 self._memo.move_to_end(node)
-                pending.resolve(node.logprobs)
+                pending.resolve(node.table)
             else:
                 waiting.setdefault(node, []).append(pending)
         if not waiting:
@@ -80,15 +89,18 @@ class ForwardServer:
             for pending in group:
                 pending.resolve(results[node])
 
-    def logprobs(self, node: PrefixNode) -> np.ndarray:
-        """Next-token log-probabilities after `node`'s sequence, computed now if not memoized."""
-        if node.logprobs is not None:
-            self.memo_hits += 1
-            self.requests += 1
-            self._memo.move_to_end(node)
-            return node.logprobs
+    def table(self, node: PrefixNode) -> NextTokenTable:
+        """The next-token distribution after `node`'s sequence, computed now if not memoized."""
         self.requests += 1
+        if node.table is not None:
+            self.memo_hits += 1
+            self._memo.move_to_end(node)
+            return node.table
         return self._compute([node])[node]
+
+    def logprobs(self, node: PrefixNode) -> np.ndarray:
+        """Next-token log-probabilities (float64) after `node`'s sequence."""
+        return self.table(node).logprobs
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -126,24 +138,23 @@ class ForwardServer:
 
     # -- computing --------------------------------------------------------------------------
 
-    def _compute(self, nodes: list[PrefixNode]) -> dict[PrefixNode, np.ndarray]:
+    def _compute(self, nodes: list[PrefixNode]) -> dict[PrefixNode, NextTokenTable]:
         self.clock += 1
         jobs = self._plan(nodes)
         decode = [j for j in jobs if len(j.nodes) == 1]
         prefill = [j for j in jobs if len(j.nodes) > 1]
         groups = [g for g in (decode, prefill) if g]
         starts = self.pool.compact([[j.row for j in g] for g in groups])
-        results: dict[PrefixNode, np.ndarray] = {}
+        results: dict[PrefixNode, NextTokenTable] = {}
         for group, start in zip(groups, starts):
             group.sort(key=lambda j: j.row.index)
-            logprobs = self._forward(group, start)
-            for job, lp in zip(group, logprobs):
-                self._record(job, lp)
-                results[job.node] = lp
+            for job, table in zip(group, self._forward(group, start)):
+                self._record(job, table)
+                results[job.node] = table
         self.pool.trim(keep=len(jobs))
         return results
 
-    def _forward(self, group: list[_Job], start: int) -> list[np.ndarray]:
+    def _forward(self, group: list[_Job], start: int) -> list[NextTokenTable]:
         n = len(group)
         lengths = [len(j.nodes) for j in group]
         first = [j.anchor.depth for j in group]
@@ -188,8 +199,10 @@ class ForwardServer:
         last = last.to(torch.float64)
         if self._undefined is not None:
             last = last.masked_fill(self._undefined, -torch.inf)
-        logprobs = torch.log_softmax(last, dim=-1).cpu().numpy()
-        return list(logprobs.copy()) if n > 1 else [logprobs[0].copy()]
+        logprobs = torch.log_softmax(last, dim=-1)
+        cdf = torch.cumsum(torch.exp(logprobs), dim=-1)
+        logprobs, cdf = logprobs.cpu().numpy(), cdf.cpu().numpy()
+        return [NextTokenTable(logprobs[i], cdf[i]) for i in range(n)]
 
     def _mask(self, positions: torch.Tensor, kv_length: int, additive: bool) -> torch.Tensor:
         """[n, 1, S, kv_length]: query j of row i sees the columns up to its position."""
@@ -199,7 +212,7 @@ class ForwardServer:
         dtype = self.pool.dtype
         return torch.zeros(allowed.shape, dtype=dtype, device=positions.device).masked_fill(~allowed, torch.finfo(dtype).min)
 
-    def _record(self, job: _Job, logprobs: np.ndarray) -> None:
+    def _record(self, job: _Job, table: NextTokenTable) -> None:
         row = job.row
         for node in job.nodes:
             if node.row_generation != -1:
@@ -207,12 +220,12 @@ class ForwardServer:
             node.row, node.row_generation = row, row.generation
         row.node = job.node
         node = job.node
-        node.logprobs = logprobs
+        node.table = table
         self._memo[node] = None
         self._memo.move_to_end(node)
         while len(self._memo) > self._memo_limit:
             old, _ = self._memo.popitem(last=False)
-            old.logprobs = None
+            old.table = None
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -222,13 +235,13 @@ class ForwardServer:
             rows=len(pool.rows), columns=pool.columns, bytes_allocated=pool.bytes_allocated(),
             bytes_budget=pool.budget_bytes, peak_bytes=pool.peak_bytes, rows_in_use=pool.rows_in_use(),
             forward_calls=self.forward_calls, requests=self.requests, memo_hits=self.memo_hits,
-            memo_entries=len(self._memo), memo_bytes=len(self._memo) * 8 * self.vocab_size,
+            memo_entries=len(self._memo), memo_bytes=len(self._memo) * 16 * self.vocab_size,
             tokens_forwarded=self.tokens_forwarded, tokens_recomputed=self.tokens_recomputed,
             row_copies=pool.row_copies, row_swaps=pool.row_swaps, evictions=pool.evictions)
 
     def clear(self) -> None:
         """Drop every cached row and memoized distribution."""
         for node in self._memo:
-            node.logprobs = None
+            node.table = None
         self._memo.clear()
         self.pool.clear()

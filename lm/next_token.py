@@ -19,6 +19,9 @@ from scipy import special
 from ppl.batching import Pending
 from ppl.distributions import Primitive
 from ppl.errors import ParameterError
+from ppl.rng import SeededRng
+
+from lm.forward_server import NextTokenTable
 
 if TYPE_CHECKING:
     from lm.context import LMContext
@@ -64,6 +67,18 @@ def truncate(logprobs: np.ndarray, top_k: int | None, top_p: float | None) -> np
     return kept - special.logsumexp(kept)
 
 
+def _invert(cdf: np.ndarray, u: float) -> int:
+    """Inversion sampling with one uniform on a precomputed cumulative distribution.
+
+    The same draw `SeededRng.categorical` makes from the probabilities (one uniform, the first
+    index whose cumulative mass exceeds it), without recomputing the cumulative sum per particle.
+    """
+    index = int(np.searchsorted(cdf, u * cdf[-1], side="right"))
+    if index == len(cdf):  # rounding at the top end: the last index with mass
+        index = int(np.flatnonzero(np.diff(cdf, prepend=0.0) > 0)[-1])
+    return index
+
+
 class NextToken(Primitive):
     """The next token of an `LMContext`: values are `lm.Token`s."""
 
@@ -100,21 +115,26 @@ class NextToken(Primitive):
     # -- distribution --------------------------------------------------------------------
 
     def pending(self) -> Pending | None:
-        if self._target is not None or self._node.logprobs is not None:
+        if self._target is not None or self._node.table is not None:
             return None
         if self._pending is None:
             self._pending = Pending(self.context.llm.server, self._node)
         return None if self._pending.done else self._pending
 
-    def _raw(self) -> np.ndarray:
+    def _table(self) -> NextTokenTable:
         if self._pending is not None and self._pending.done:
             return self._pending.result
-        return self.context.llm.server.logprobs(self._node)
+        return self.context.llm.server.table(self._node)
+
+    @property
+    def _plain(self) -> bool:
+        """Whether the sampling distribution is the served one as is (no temperature, restriction or proposal)."""
+        return self.temperature == 1.0 and self._allowed is None and not self.is_proposal
 
     def target_logprobs(self) -> np.ndarray:
         """log p of every token id (temperature and any mask restriction applied)."""
         if self._target is None:
-            self._target = restrict(_temper(self._raw(), self.temperature), self._allowed)
+            self._target = restrict(_temper(self._table().logprobs, self.temperature), self._allowed)
         return self._target
 
     def sampling_logprobs(self) -> np.ndarray:
@@ -126,7 +146,10 @@ class NextToken(Primitive):
         return self._proposal
 
     def sample(self, rng: Any) -> "Token":
-        index = rng.categorical(np.exp(self.sampling_logprobs()))
+        if self._plain and type(rng) is SeededRng:
+            index = _invert(self._table().cdf, rng.uniform())
+        else:
+            index = rng.categorical(np.exp(self.sampling_logprobs()))
         token = self._vocabulary.tokens[index]
         self._fix(token)
         return token

@@ -3,7 +3,7 @@
 A node stands for one token sequence; a child adds one token. Children are held weakly (a
 branch no context, cache row or memo refers to disappears) and parents strongly, so a node
 always knows its whole sequence. A node records where its keys/values live (a pool row and
-the row's generation at the time) and, while memoized, the next-token log-probabilities.
+the row's generation at the time) and, while memoized, the next-token distribution (a NextTokenTable).
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from typing import Any, Iterable
 class PrefixNode:
     """One token sequence: parent + token, its depth (length), and what is cached for it."""
 
-    __slots__ = ("parent", "token", "depth", "children", "logprobs", "row", "row_generation", "__weakref__")
+    __slots__ = ("parent", "token", "depth", "children", "table", "row", "row_generation", "__weakref__")
 
     def __init__(self, parent: "PrefixNode | None", token: int):
         self.parent = parent
         self.token = token
         self.depth = 0 if parent is None else parent.depth + 1
         self.children: dict[int, weakref.ref] | None = None
-        self.logprobs: Any = None
+        self.table: Any = None
         self.row: Any = None
         self.row_generation = -1
 

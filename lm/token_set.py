@@ -59,7 +59,7 @@ class TokenSetBernoulli(Primitive):
         return f"TokenSetBernoulli({int(self.mask.sum())} tokens, after {self._node.depth} tokens)"
 
     def pending(self) -> Pending | None:
-        if self._log_p is not None or self._node.logprobs is not None:
+        if self._log_p is not None or self._node.table is not None:
             return None
         if self._pending is None:
             self._pending = Pending(self.context.llm.server, self._node)
@@ -68,7 +68,8 @@ class TokenSetBernoulli(Primitive):
     def log_probability_true(self) -> float:
         """log P(next token in the set | current restriction)."""
         if self._log_p is None:
-            raw = self._pending.result if self._pending is not None and self._pending.done else self.context.llm.server.logprobs(self._node)
+            table = self._pending.result if self._pending is not None and self._pending.done else self.context.llm.server.table(self._node)
+            raw = table.logprobs
             allowed = self._allowed
             inside = self.mask if allowed is None else (self.mask & allowed)
             log_inside = special.logsumexp(np.where(inside, raw, -np.inf))

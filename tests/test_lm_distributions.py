@@ -160,3 +160,12 @@ def test_model_clone_shares_the_language_model_and_clones_the_context(builtin):
     assert twin.llm is builtin and twin.ctx is not model.ctx and twin.ctx.node is model.ctx.node
     ppl.run_batched([twin.run_step(ppl.rng(0))])
     np.testing.assert_allclose(twin.lp, builtin.context("SELECT").logprobs())
+
+
+def test_inversion_sampling_draws_what_seeded_categorical_draws(builtin):
+    ctx = builtin.context("SELECT name")
+    probs = np.exp(ctx.logprobs())
+    for seed in range(200):
+        via_table = ctx.clone().next_token().sample(ppl.SeededRng(seed))
+        via_categorical = ppl.SeededRng(seed).categorical(probs)
+        assert via_table.id == via_categorical
