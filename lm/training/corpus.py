@@ -28,7 +28,7 @@ class CorpusSpec:
     sql_share: float = 0.36
     arithmetic_share: float = 0.12
     prose_share: float = 0.16
-    malformed_share: float = 0.06   # of JSON and SQL documents, deliberately broken
+    malformed_share: float = 0.12   # of JSON and SQL documents, deliberately broken
     spider_share: float = 0.7       # of SQL documents, written over Spider's schemas
     spider_dir: Path = DEFAULT_SPIDER_DIR
 

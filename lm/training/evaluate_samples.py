@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from lm.training.sql_schemas import DEFAULT_SPIDER_DIR
+from lm.training.sql_schemas import DEFAULT_SPIDER_DIR, load_spider_schemas
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def sample_completions(model, tokenizer, prompt: str, count: int, max_new_tokens
     prompt_ids = [eos] + tokenizer(prompt, add_special_tokens=False)["input_ids"]
     input_ids = torch.tensor([prompt_ids] * count)
     out = model(input_ids=input_ids, use_cache=True)
-    past = out.past_key_values
+    cache = out.cache
     logits = out.logits[:, -1]
     generated = [[] for _ in range(count)]
     finished = [False] * count
@@ -52,8 +52,8 @@ def sample_completions(model, tokenizer, prompt: str, count: int, max_new_tokens
                     generated[i].append(token)
         if all(finished) or len(prompt_ids) + len(generated[0]) + 1 >= model.config.n_positions:
             break
-        out = model(input_ids=tokens, past_key_values=past, use_cache=True)
-        past, logits = out.past_key_values, out.logits[:, -1]
+        out = model(input_ids=tokens, cache=cache, use_cache=True)
+        cache, logits = out.cache, out.logits[:, -1]
     return [Completion(tokenizer.decode(ids), done) for ids, done in zip(generated, finished)]
 
 
@@ -106,9 +106,11 @@ def evaluate(model_dir: Path, samples: int, seed: int, max_new_tokens: int, spid
 
     db_id = "concert_singer"
     database = spider_dir / "databases" / db_id / f"{db_id}.sqlite"
+    question = "What are the names of singers older than 30?"
+    outline = next(s for s in load_spider_schemas(spider_dir) if s.db_id == db_id).outline()
     fixed_prompts = {
-        "SQL database prompt": f"Database: {db_id}\nQuestion: What are the names of singers older than 30?\nSQL:",
-        "SQL bare prompt": "SQL:",
+        "SQL database prompt": f"Database: {db_id}\nQuestion: {question}\nSQL:",
+        "SQL schema prompt": f"Schema: {outline}\nQuestion: {question}\nSQL:",
     }
     for label, prompt in fixed_prompts.items():
         completions = sample_completions(model, tokenizer, prompt, samples, max_new_tokens, generator)

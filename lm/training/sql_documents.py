@@ -40,7 +40,10 @@ def identifier(name: str) -> str:
 def literal(value: object) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        text = repr(value)
+        return text if "e" not in text else f"{value:.6f}".rstrip("0").rstrip(".")
+    return str(value)
 
 
 def plural(noun: str) -> str:
@@ -139,16 +142,16 @@ def _count_form(rng: random.Random, schema: SqlSchema) -> SqlExample:
     things = plural(table.natural)
     if rng.random() < 0.2:
         column = _choose(rng, _valued(table))
-        return SqlExample(f"SELECT count(DISTINCT {identifier(column.name)}) FROM {identifier(table.name)}",
+        return SqlExample(f"SELECT COUNT(DISTINCT {identifier(column.name)}) FROM {identifier(table.name)}",
                           f"How many different {plural(column.natural)} do the {things} have?")
     where_sql, where_words = _maybe_where(rng, table, 0.6)
     lead = rng.choice(("How many", "Count the number of", "What is the number of"))
     tail = " are there" if lead == "How many" and not where_words else ""
-    return SqlExample(f"SELECT count(*) FROM {identifier(table.name)}{where_sql}",
+    return SqlExample(f"SELECT COUNT(*) FROM {identifier(table.name)}{where_sql}",
                       f"{lead} {things}{where_words}{tail}?")
 
 
-_AGGREGATES = (("avg", "average"), ("max", "maximum"), ("min", "minimum"), ("sum", "total"))
+_AGGREGATES = (("AVG", "average"), ("MAX", "maximum"), ("MIN", "minimum"), ("SUM", "total"))
 
 
 def _aggregate_form(rng: random.Random, schema: SqlSchema) -> SqlExample:
@@ -169,16 +172,16 @@ def _group_form(rng: random.Random, schema: SqlSchema) -> SqlExample:
     things = plural(table.natural)
     roll = rng.random()
     if roll < 0.3:
-        return SqlExample(f"SELECT {g}, count(*) FROM {t} GROUP BY {g}",
+        return SqlExample(f"SELECT {g}, COUNT(*) FROM {t} GROUP BY {g}",
                           f"Show each {group.natural} and the number of {things} with it.")
     if roll < 0.5:
         k = rng.randint(1, 5)
         op, words = rng.choice(((">=", "at least"), (">", "more than")))
-        return SqlExample(f"SELECT {g} FROM {t} GROUP BY {g} HAVING count(*) {op} {k}",
+        return SqlExample(f"SELECT {g} FROM {t} GROUP BY {g} HAVING COUNT(*) {op} {k}",
                           f"Which {plural(group.natural)} have {words} {k} {things}?")
     if roll < 0.75:
         direction, words = rng.choice((("DESC", "most"), ("ASC", "fewest")))
-        return SqlExample(f"SELECT {g} FROM {t} GROUP BY {g} ORDER BY count(*) {direction} LIMIT 1",
+        return SqlExample(f"SELECT {g} FROM {t} GROUP BY {g} ORDER BY COUNT(*) {direction} LIMIT 1",
                           f"Which {group.natural} has the {words} {things}?")
     measure = _choose(rng, [c for c in _measures(table) if c is not group])
     agg, words = rng.choice(_AGGREGATES)
@@ -197,7 +200,7 @@ def _join_form(rng: random.Random, schema: SqlSchema) -> SqlExample:
     if roll < 0.3 and parent.columns:
         label = rng.choice(parent.columns)
         return SqlExample(
-            f"SELECT T2.{identifier(label.name)}, count(*) FROM {tables} GROUP BY T2.{identifier(label.name)}",
+            f"SELECT T2.{identifier(label.name)}, COUNT(*) FROM {tables} GROUP BY T2.{identifier(label.name)}",
             f"For each {parent.natural} {label.natural}, how many {plural(child.natural)} are there?")
     where_sql, where_words = "", ""
     if rng.random() < 0.6:
@@ -233,9 +236,9 @@ def _subquery_form(rng: random.Random, schema: SqlSchema) -> SqlExample:
         m, t = identifier(measure.name), identifier(table.name)
         if rng.random() < 0.5:
             op, words = rng.choice(((">", "above"), ("<", "below")))
-            return SqlExample(f"SELECT {identifier(shown.name)} FROM {t} WHERE {m} {op} (SELECT avg({m}) FROM {t})",
+            return SqlExample(f"SELECT {identifier(shown.name)} FROM {t} WHERE {m} {op} (SELECT AVG({m}) FROM {t})",
                               f"Which {plural(table.natural)} have a {measure.natural} {words} the average? Give their {shown.natural}.")
-        agg, words = rng.choice((("max", "largest"), ("min", "smallest")))
+        agg, words = rng.choice((("MAX", "largest"), ("MIN", "smallest")))
         return SqlExample(f"SELECT {identifier(shown.name)} FROM {t} WHERE {m} = (SELECT {agg}({m}) FROM {t})",
                           f"What is the {shown.natural} of the {table.natural} with the {words} {measure.natural}?")
     fk = rng.choice(schema.foreign_keys)

@@ -7,14 +7,17 @@ from collections.abc import Sequence
 import torch
 
 
-def encode_documents(tokenizer, documents: Sequence[str], eos_id: int) -> torch.Tensor:
+def encode_documents(tokenizer, documents: Sequence[str], eos_id: int, chunk: int = 10000) -> torch.Tensor:
     """All documents as one int64 stream: EOS doc EOS doc ... EOS (EOS opens and closes each)."""
-    encoded = tokenizer(list(documents), add_special_tokens=False)["input_ids"]
-    stream: list[int] = [eos_id]
-    for ids in encoded:
-        stream.extend(ids)
-        stream.append(eos_id)
-    return torch.tensor(stream, dtype=torch.long)
+    pieces = [torch.tensor([eos_id], dtype=torch.long)]
+    for start in range(0, len(documents), chunk):
+        encoded = tokenizer(list(documents[start:start + chunk]), add_special_tokens=False)["input_ids"]
+        flat: list[int] = []
+        for ids in encoded:
+            flat.extend(ids)
+            flat.append(eos_id)
+        pieces.append(torch.tensor(flat, dtype=torch.long))
+    return torch.cat(pieces)
 
 
 class WindowSampler:

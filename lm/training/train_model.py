@@ -8,6 +8,7 @@ load offline (config.json, model.safetensors, tokenizer files) plus TRAINING.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shlex
@@ -20,6 +21,7 @@ import torch
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
 from lm.training.corpus import CorpusSpec, generate_corpus
+from lm.training.sql_schemas import DEFAULT_SPIDER_DIR
 from lm.training.token_stream import WindowSampler, encode_documents, mean_token_loss
 from lm.training.train_tokenizer import EOS_TOKEN, save_for_transformers, train_byte_level_bpe
 
@@ -38,8 +40,8 @@ class TrainingRun:
     train_documents: int = 150000
     heldout_documents: int = 600
     n_layer: int = 4
-    n_embd: int = 192
-    n_head: int = 6
+    n_embd: int = 256
+    n_head: int = 8
     n_positions: int = 512
     block_size: int = 512
     batch_size: int = 4
@@ -48,6 +50,12 @@ class TrainingRun:
     warmup_steps: int = 100
     weight_decay: float = 0.1
     checkpoint_minutes: float = 5.0
+    spider_dir: str = str(DEFAULT_SPIDER_DIR)
+    malformed_share: float = 0.12
+
+
+def _corpus_spec(run: TrainingRun, seed: int) -> CorpusSpec:
+    return CorpusSpec(seed=seed, spider_dir=Path(run.spider_dir), malformed_share=run.malformed_share)
 
 
 def learning_rate(run: TrainingRun, step: int, elapsed_fraction: float) -> float:
@@ -88,7 +96,8 @@ def _write_report(out_dir: Path, run: TrainingRun, stats: dict, command: str) ->
         "",
         "A GPT-2-shaped causal LM trained from scratch on the generated corpus of",
         "`lm.training.corpus` (JSON records, SQL over Spider and invented schemas, arithmetic",
-        "word problems, template prose; about 6% of JSON/SQL documents deliberately malformed).",
+        "word problems, template prose; a share of JSON/SQL documents deliberately malformed:",
+        f"{run.malformed_share:.0%}).",
         "",
         "Command:",
         "",
@@ -116,14 +125,14 @@ def train(run: TrainingRun, out_dir: Path, device: str, command: str) -> dict:
     started = time.time()
     log = lambda message: print(f"[{time.time() - started:7.1f}s] {message}", flush=True)  # noqa: E731
 
-    tokenizer_docs = generate_corpus(run.tokenizer_documents, CorpusSpec(seed=run.seed))
+    tokenizer_docs = generate_corpus(run.tokenizer_documents, _corpus_spec(run, run.seed))
     save_for_transformers(train_byte_level_bpe(tokenizer_docs, run.vocab_size), out_dir, run.n_positions)
     tokenizer = AutoTokenizer.from_pretrained(out_dir)
     eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
     log(f"tokenizer: {len(tokenizer)} tokens, EOS id {eos_id}")
 
-    train_docs = generate_corpus(run.train_documents, CorpusSpec(seed=run.seed))
-    heldout_docs = generate_corpus(run.heldout_documents, CorpusSpec(seed=run.seed + 1_000_003))
+    train_docs = generate_corpus(run.train_documents, _corpus_spec(run, run.seed))
+    heldout_docs = generate_corpus(run.heldout_documents, _corpus_spec(run, run.seed + 1_000_003))
     train_stream = encode_documents(tokenizer, train_docs, eos_id)
     heldout_stream = encode_documents(tokenizer, heldout_docs, eos_id)
     log(f"corpus: {len(train_docs)} documents, {train_stream.numel()} tokens; held out {heldout_stream.numel()} tokens")
@@ -141,6 +150,11 @@ def train(run: TrainingRun, out_dir: Path, device: str, command: str) -> dict:
     initial_loss = mean_token_loss(model, heldout_eval, run.block_size)
     log(f"held-out loss before training: {initial_loss:.4f} (uniform: {math.log(len(tokenizer)):.4f})")
 
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = True
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext()
     budget = run.minutes * 60
     train_start = time.time()
     last_checkpoint = train_start
@@ -151,7 +165,8 @@ def train(run: TrainingRun, out_dir: Path, device: str, command: str) -> dict:
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = sampler.batch(run.batch_size).to(device)
-        loss = model(input_ids=batch, labels=batch).loss
+        with autocast:
+            loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
