@@ -1,0 +1,95 @@
+"""Hierarchical linear regression fitted by variational inference with a mean-field Normal guide.
+
+y_i ~ Normal(alpha[g_i] + beta * x_i, sigma), alpha_g = mu + tau * z_g, z_g ~ Normal(0, 1).
+The guide is a product of independent Normals on the unconstrained scale: Normal for mu, beta
+and z, LogNormal (a Normal on the log scale) for the positive tau and sigma; its parameters are
+a pytree of locations and log-scales. Every choice is reparameterizable, so vi.fit jits the
+whole optimization step. The data are synthetic, drawn with a fixed seed from known values.
+
+Run: python examples/hierarchical_regression_vi.py
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import ppl
+from inference import vi
+from ppl import dist
+
+GROUPS = 4
+PER_GROUP = 12
+TRUTH = {"mu": 1.0, "tau": 0.8, "beta": -1.5, "sigma": 0.5}
+POSITIVE = ("tau", "sigma")  # latents with a LogNormal guide
+
+
+def synthetic_data(seed: int = 0) -> dict:
+    """x, y, the group of each observation, and the true group intercepts, drawn at TRUTH."""
+    generator = np.random.default_rng(seed)
+    group = np.repeat(np.arange(GROUPS), PER_GROUP)
+    x = generator.uniform(-1.0, 1.0, size=group.size)
+    alpha = TRUTH["mu"] + TRUTH["tau"] * generator.standard_normal(GROUPS)
+    y = alpha[group] + TRUTH["beta"] * x + TRUTH["sigma"] * generator.standard_normal(group.size)
+    return {"x": x, "y": y, "group": group, "alpha": alpha}
+
+
+@ppl.gen
+def regression(x, y, group):
+    mu = ppl.sample(dist.Normal(0.0, 2.0), "mu")
+    tau = ppl.sample(dist.HalfNormal(1.0), "tau")
+    beta = ppl.sample(dist.Normal(0.0, 2.0), "beta")
+    sigma = ppl.sample(dist.HalfNormal(1.0), "sigma")
+    z = ppl.sample(dist.Normal(jnp.zeros(GROUPS), 1.0), "z")  # one standardized offset per group
+    alpha = mu + tau * z
+    ppl.observe(dist.Normal(alpha[group] + beta * x, sigma), y, "y")
+    return alpha
+
+
+@ppl.gen
+def mean_field(params):
+    """Independent Normals (LogNormals for positive latents) at the model's addresses."""
+    for name, p in params.items():
+        family = dist.LogNormal if name in POSITIVE else dist.Normal
+        ppl.sample(family(p["loc"], jnp.exp(p["log_scale"])), name)
+
+
+def initial_params() -> dict:
+    shapes = {"mu": (), "tau": (), "beta": (), "sigma": (), "z": (GROUPS,)}
+    return {name: {"loc": jnp.zeros(shape), "log_scale": jnp.full(shape, -1.0)} for name, shape in shapes.items()}
+
+
+def summary(params: dict) -> dict:
+    """Mean and sd of each latent under the fitted guide (LogNormal moments for positive latents)."""
+    out = {}
+    for name, p in params.items():
+        loc, scale = np.asarray(p["loc"]), np.exp(np.asarray(p["log_scale"]))
+        if name in POSITIVE:
+            mean = np.exp(loc + scale**2 / 2)
+            out[name] = (mean, mean * np.sqrt(np.expm1(scale**2)))
+        else:
+            out[name] = (loc, scale)
+    return out
+
+
+def main(steps: int = 2000, samples: int = 4, seed: int = 0) -> dict:
+    data = synthetic_data(seed)
+    model = regression(data["x"], data["y"], data["group"])
+    result = vi.fit(model, mean_field, initial_params(), objective=vi.elbo, optimizer=optax.adam(0.05),
+                    steps=steps, samples=samples, rng=seed)
+    fitted = summary(result.params)
+    print(f"ELBO: first step {result.history[0]:.2f}, mean of the last 100 steps "
+          f"{result.history[-100:].mean():.2f} (jitted: {result.jitted})")
+    print(f"{'latent':<8}{'guide mean':>12}{'guide sd':>10}{'truth':>9}")
+    for name in ("mu", "tau", "beta", "sigma"):
+        mean, sd = fitted[name]
+        print(f"{name:<8}{float(mean):>12.3f}{float(sd):>10.3f}{TRUTH[name]:>9.3f}")
+    mu, tau, z = fitted["mu"][0], fitted["tau"][0], fitted["z"][0]
+    print("group intercepts alpha = mu + tau * z at the guide means, vs truth:")
+    for g in range(GROUPS):
+        print(f"  alpha[{g}] = {float(mu + tau * z[g]):+.3f}   (truth {data['alpha'][g]:+.3f})")
+    return {"result": result, "summary": fitted, "data": data}
+
+
+if __name__ == "__main__":
+    main()
