@@ -2,9 +2,9 @@
 
 For every schema file: does it compile, does the constraint accept the serialization of
 every valid instance and reject every invalid one, and is every prefix of every valid
-serialization viable? Serializations: `json.dumps(data)` under whitespace="compact",
-`json.dumps(data, indent=2, ensure_ascii=False)` under whitespace="any", and keys shuffled
-(raw UTF-8) under "compact".
+serialization viable? Serializations: the constraint's own `dumps` under the default (whitespace="compact",
+plain numbers), `json.dumps(data, indent=2, ensure_ascii=False)` under whitespace="any",
+and `json.dumps` with keys shuffled (raw UTF-8) under "compact" with numbers="json".
 Also times `advance` per LM-token-sized chunk on a few real schemas.
 
     python3 benchmarks/jsonschema_coverage.py                 # all files, writes the table
@@ -45,10 +45,15 @@ def shuffled(value, rng: random.Random):
     return value
 
 
-def serializations(data, rng: random.Random) -> list[tuple[str, bytes]]:
-    return [("compact", json.dumps(data).encode()),
+MODES = {"compact": {}, "any": {"whitespace": "any"}, "compact+json numbers": {"numbers": "json"}}
+
+
+def serializations(data, rng: random.Random, constraints: dict) -> list[tuple[str, bytes]]:
+    """compact (plain numbers) via the constraint's own writer; json.dumps(indent=2) under
+    "any"; json.dumps with shuffled keys under compact with JSON number spellings."""
+    return [("compact", constraints["compact"].dumps(data)),
             ("any", json.dumps(data, indent=2, ensure_ascii=False).encode()),
-            ("compact", json.dumps(shuffled(data, rng), ensure_ascii=False).encode())]
+            ("compact+json numbers", json.dumps(shuffled(data, rng), ensure_ascii=False).encode())]
 
 
 def walk(constraint, text: bytes):
@@ -67,9 +72,9 @@ def check_file(path: Path) -> dict:
               "valid": 0, "valid_accepted": 0, "invalid": 0, "invalid_rejected": 0,
               "prefix_failures": 0, "failures": [], "rejected_at": collections.Counter()}
     constraints = {}
-    for mode in ("compact", "any"):
+    for mode, options in MODES.items():
         try:
-            constraints[mode] = json_schema(record["schema"], whitespace=mode)
+            constraints[mode] = json_schema(record["schema"], **options)
         except ConstraintError as err:
             result["error"] = str(err)
             return result
@@ -78,7 +83,7 @@ def check_file(path: Path) -> dict:
             return result
     rng = random.Random(path.name)
     for test in record["tests"]:
-        for mode, text in serializations(test["data"], rng):
+        for mode, text in serializations(test["data"], rng, constraints):
             constraint = constraints[mode]
             reached, state = walk(constraint, text)
             accepted = state is not None and constraint.is_accepting(state)
@@ -157,9 +162,10 @@ def table(results: list[dict], rows: list[tuple], seconds: float) -> str:
     pf = sum(r["prefix_failures"] for r in compiled)
     lines = ["# JSON Schema constraint coverage on JSONSchemaBench (MaskBench)", "",
              f"Command: `python3 benchmarks/jsonschema_coverage.py` ({seconds:.0f} s).",
-             "Each instance is checked three times: `json.dumps(data)` under whitespace=\"compact\", "
-             "`json.dumps(data, indent=2, ensure_ascii=False)` under whitespace=\"any\", and with "
-             "every object's keys shuffled, raw UTF-8, under \"compact\" "
+             "Each instance is checked three times: `constraint.dumps(data)` under the defaults "
+             "(whitespace=\"compact\", plain numbers), `json.dumps(data, indent=2, ensure_ascii=False)` "
+             "under whitespace=\"any\", and `json.dumps` with every object's keys shuffled (raw UTF-8) "
+             "under \"compact\" with numbers=\"json\" "
              "(counts below are serializations, three per instance). Every prefix of every valid "
              "serialization is tested for viability.", "",
              "| measure | value |", "| --- | --- |",

@@ -56,14 +56,15 @@ def test_benchmark_sample_exact_and_prefix_sound():
         try:
             compact = json_schema(record["schema"])
             loose = json_schema(record["schema"], whitespace="any")
+            spelled = json_schema(record["schema"], numbers="json")
         except ConstraintError as err:
             errors.append((path.name, str(err)))
             continue
         compiled += 1
         for test in record["tests"]:
-            for constraint, text in ((compact, json.dumps(test["data"]).encode()),
+            for constraint, text in ((compact, compact.dumps(test["data"])),
                                      (loose, json.dumps(test["data"], indent=2, ensure_ascii=False).encode()),
-                                     (compact, json.dumps(_shuffled(test["data"], rng), ensure_ascii=False).encode())):
+                                     (spelled, json.dumps(_shuffled(test["data"], rng)).encode())):
                 accepted = constraint.accepts(text)
                 if test["valid"]:
                     valid_rejected += not accepted
@@ -137,8 +138,8 @@ JSON_VALUES = st.recursive(
 
 
 def _truth(schema, value) -> bool:
-    from lm.constraints.json_formats import format_checker_for
-    checker = format_checker_for(jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    from lm.constraints.json_formats import format_checker
+    checker = format_checker()
     return jsonschema.Draft202012Validator(schema, format_checker=checker).is_valid(value)
 
 
@@ -158,15 +159,24 @@ def test_generated_schemas_accept_exactly_the_valid_documents(schema, values, wh
     constraint = _constraint_or_empty(schema, values, whitespace)
     if constraint is None:
         return
+    spelled = json_schema(schema, whitespace=whitespace, numbers="json")
     separators = (", ", ": ") if whitespace == "compact" else (",", ":")
     for value in values:
         text = json.dumps(value, separators=separators).encode()
         if whitespace == "any":
             text = json.dumps(value, indent=1).encode() + b"\n"
         truth = _truth(schema, value)
-        assert constraint.accepts(text) == truth, (schema, text)
+        assert spelled.accepts(text) == truth, (schema, text)
         if truth:
-            assert prefixes_viable(constraint, text), (schema, text)
+            assert prefixes_viable(spelled, text), (schema, text)
+        # plain numbers (the generation default): a sublanguage, same values
+        plain = constraint.dumps(value)
+        if constraint.accepts(plain):
+            assert _truth(schema, json.loads(plain)), (schema, plain)
+        elif truth:
+            assert b"." in plain and constraint.numbers == "plain", (schema, plain)
+        if truth and b"." not in plain:
+            assert prefixes_viable(constraint, plain), (schema, plain)
 
 
 @SETTINGS
@@ -210,32 +220,38 @@ def _extensions(prefix: str, depth: int):
 
 @settings(max_examples=80, deadline=None)
 @given(st.sampled_from(["-", "0", "1", "12", "-3", "5.", "0.0", "2.5", "-0.", "70", "1.25"]),
-       st.one_of(st.none(), st.integers(-30, 30)), st.integers(0, 40), st.booleans(), st.booleans(), st.booleans())
-def test_number_prefix_pruning_is_sound(prefix, lo, width, integer, lo_excl, hi_excl):
+       st.one_of(st.none(), st.integers(-30, 30)), st.integers(0, 40), st.booleans(), st.booleans(),
+       st.booleans(), st.booleans())
+def test_number_prefix_pruning_is_sound(prefix, lo, width, integer, lo_excl, hi_excl, exponent):
+    """Any extension (≤ 3 more characters) that meets the bounds keeps the prefix viable,
+    with JSON spellings (exponent) or plain ones (no exponent; integers bare)."""
+    lexical = integer and not exponent
+    assume(not lexical or "." not in prefix)
     bounds = Bounds(None if lo is None else Fraction(lo), lo_excl,
                     None if lo is None else Fraction(lo + width), hi_excl)
     state = None
     for ch in prefix.encode():
-        state = number_step(state, ch, False)
-    viable = prefix_viable(prefix, state, bounds, integer, False, None)
-    witnesses = [t for t in _extensions(prefix, 3) if value_ok(t, bounds, integer)]
+        state = number_step(state, ch, lexical, exponent)
+    viable = prefix_viable(prefix, state, bounds, integer, lexical, None, exponent)
+    witnesses = [t for t in _extensions(prefix, 3) if value_ok(t, bounds, integer)
+                 and (exponent or "e" not in t) and (not lexical or "." not in t)]
     if witnesses:
-        assert viable, (prefix, bounds, integer, witnesses[:3])
+        assert viable, (prefix, bounds, integer, exponent, witnesses[:3])
 
 
 @settings(max_examples=80, deadline=None)
 @given(st.sampled_from(["-", "0", "1", "12", "-3", "5.", "0.0", "2.5", "-0.", "10", "1.2", "20"]),
        st.lists(st.sampled_from(["0", "1", "12", "-3", "0.12", "120", "2.5", "25", "-0.3", "1.25", "7"]),
-                min_size=1, max_size=4), st.booleans(), st.booleans())
-def test_number_enum_pruning_is_sound(prefix, values, integer, lexical):
+                min_size=1, max_size=4), st.booleans(), st.booleans(), st.booleans())
+def test_number_enum_pruning_is_sound(prefix, values, integer, lexical, exponent):
     assume(not lexical or ("." not in prefix))
     candidates = Candidates(tuple(Fraction(v) for v in values))
     state = None
     for ch in prefix.encode():
-        state = number_step(state, ch, lexical)
-    viable = prefix_viable(prefix, state, Bounds(), integer or lexical, lexical, candidates)
+        state = number_step(state, ch, lexical, exponent)
+    viable = prefix_viable(prefix, state, Bounds(), integer or lexical, lexical, candidates, exponent)
     for text in _extensions(prefix, 3):
-        if lexical and ("." in text or "e" in text):
+        if (lexical and ("." in text or "e" in text)) or (not exponent and "e" in text):
             continue
         if (integer or lexical) and not value_ok(text, Bounds(), True):
             continue
@@ -298,10 +314,19 @@ def test_enum_const_and_early_rejection():
 
 
 def test_numbers_bounds_integers_and_multiples():
-    c = json_schema({"type": "integer", "minimum": 1, "maximum": 5})
+    c = json_schema({"type": "integer", "minimum": 1, "maximum": 5}, numbers="json")
     assert c.accepts(b"5") and c.accepts(b"5.0") and c.accepts(b"50e-1") and not c.accepts(b"6")
     assert not c.viable(b"7") and not c.viable(b"-") and not c.viable(b"9.")
     assert c.viable(b"0") and c.viable(b"0.") and not c.accepts(b"0")        # 0.5e1 = 5 is coming
+    plain = json_schema({"type": "object", "properties": {
+        "n": {"type": "integer", "minimum": 1, "maximum": 50}, "x": {"type": "number", "maximum": 2.5}}})
+    assert plain.numbers == "plain" and plain.accepts(b'{"n": 50, "x": 0.0000001}')
+    assert not plain.viable(b'{"n": 51') and not plain.viable(b'{"n": 0') and not plain.viable(b'{"n": 5.')
+    assert not plain.viable(b'{"x": 3') and not plain.viable(b'{"x": 2.6') and not plain.viable(b'{"x": 1e')
+    assert plain.viable(b'{"x": 2.50') and not plain.viable(b'{"x": 2.501')
+    assert plain.dumps({"x": 1e-07, "n": 3}) == b'{"x": 0.0000001, "n": 3}'
+    with pytest.raises(ConstraintError, match="numbers"):
+        json_schema({}, numbers="float")
     d4 = json_schema({"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer",
                       "maximum": 5, "exclusiveMaximum": True})
     assert d4.accepts(b"4") and not d4.accepts(b"5") and not d4.viable(b"4.")

@@ -15,16 +15,14 @@ import re
 from datetime import date
 from typing import Callable
 
-from jsonschema import FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker
 
-# Formats the JSON Schema specification defines (2020-12 and earlier drafts); any other
-# `format` value is an annotation without assertion, as the specification requires.
+# Formats the JSON Schema specification (2020-12) defines; any other `format` value is an
+# annotation without assertion, as the specification requires.
 SPEC_FORMATS = frozenset({
     "date-time", "date", "time", "duration", "email", "idn-email", "hostname",
     "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference",
     "uuid", "uri-template", "json-pointer", "relative-json-pointer", "regex",
-    # draft-03 names that draft-04+ schemas still use in the wild
-    "ip-address", "host-name", "color", "utc-millisec",
 })
 
 _DATE = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
@@ -50,10 +48,8 @@ PREFIX_PATTERNS: dict[str, str] = {
     "duration": _DURATION,
     "uuid": r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
     "ipv4": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
-    "ip-address": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
     "ipv6": r"[0-9A-Fa-f:.]+",
     "hostname": rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?",
-    "host-name": rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?",
     "email": rf"(?:[{_ATEXT}.]+|\"(?:[^\"\\\\]|\\\\.)*\")@[^@\s]+",
     "uri": rf"[A-Za-z][A-Za-z0-9+.\-]*:{_URI_CHAR}*",
     "uri-reference": rf"{_URI_CHAR}*",
@@ -202,10 +198,8 @@ OWN_CHECKERS: dict[str, Callable[[str], bool]] = {
     "duration": _is_duration,
     "uuid": _is_uuid,
     "ipv4": _is_ipv4,
-    "ip-address": _is_ipv4,
     "ipv6": _is_ipv6,
     "hostname": _is_hostname,
-    "host-name": _is_hostname,
     "email": _is_email,
     "idn-email": lambda value: _is_email(value, international=True),
     "uri": lambda value: _uri_like(value, absolute=True, international=False),
@@ -216,11 +210,11 @@ OWN_CHECKERS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def format_checker_for(draft_checker: FormatChecker | None) -> FormatChecker:
-    """A format checker with `jsonschema`'s checks for the draft AND the checks above."""
+def format_checker() -> FormatChecker:
+    """A format checker with `jsonschema`'s checks (2020-12 names, asserted whatever the
+    schema's draft) AND the checks above."""
     checker = FormatChecker(formats=())
-    if draft_checker is not None:
-        checker.checkers.update(draft_checker.checkers)
+    checker.checkers.update(Draft202012Validator.FORMAT_CHECKER.checkers)
     for name, own in OWN_CHECKERS.items():
         checker.checks(name)(_combined(own, checker.checkers.get(name)))
     return checker

@@ -109,8 +109,9 @@ def _significant_digits(value: Fraction) -> tuple[str, str | None] | None:
     return str(scaled).rstrip("0"), integer_digits
 
 
-def step(state: int | None, byte: int, integer_lexical: bool) -> int | None:
-    """The lexical state after `byte` (None for the start), or None if the byte can't follow."""
+def step(state: int | None, byte: int, integer_lexical: bool, exponent: bool = True) -> int | None:
+    """The lexical state after `byte` (None for the start), or None if the byte can't follow.
+    `integer_lexical`: no fraction and no exponent; `exponent=False`: no exponent."""
     digit = 0x30 <= byte <= 0x39
     if state is None:
         if byte == 0x2D:
@@ -128,47 +129,60 @@ def step(state: int | None, byte: int, integer_lexical: bool) -> int | None:
         return EXP if digit else None
     if integer_lexical:
         return None
-    if state in (ZERO, INT):
-        if byte == 0x2E:
-            return DOT
-        if byte in (0x65, 0x45):
-            return EXP_MARK
-        return None
-    if state == FRAC and byte in (0x65, 0x45):
-        return EXP_MARK
+    if byte in (0x65, 0x45):
+        return EXP_MARK if exponent and state in (ZERO, INT, FRAC) else None
+    if byte == 0x2E and state in (ZERO, INT):
+        return DOT
     return None
 
 
 def prefix_viable(text: str, state: int, bounds: Bounds, integer: bool, integer_lexical: bool,
-                  candidates: Candidates | None) -> bool:
+                  candidates: Candidates | None, exponent: bool = True) -> bool:
     """Whether some number starting with `text` lies in `bounds` (and in `candidates`, an enum).
 
-    Sound: False only when no extension can qualify. Prefixes with an exponent are not
-    pruned (the exponent may still grow either way).
+    `integer_lexical`: the number may not get a fraction or exponent; `exponent=False`: it
+    may not get an exponent. Sound: False only when no extension can qualify. Prefixes that
+    already have an exponent are not pruned (the exponent may still grow either way).
     """
     if state >= EXP_MARK:
         return True
     negative = text.startswith("-")
-    digits = text.lstrip("-").replace(".", "")
-    significant = digits.lstrip("0")
+    integer_part, _, fraction = text.lstrip("-").partition(".")
+    significant = (integer_part + fraction).lstrip("0")
     if len(significant) > 1000:
         return True  # beyond what bounds written in a schema can tell apart cheaply
     mantissa = int(significant) if significant else 0
+    # The reachable magnitudes: 0 (if the digits so far are all zero) or below `zero_cap`,
+    # and ∪_{scale_from <= e <= scale_to} [mantissa·10^e, (mantissa+1)·10^e).
+    zero_cap: Fraction | None = None
+    scale_from: int | None = None
+    scale_to: int | None = None
     if integer_lexical:
-        # no fraction, no exponent: ZERO is exactly 0, INT is mantissa·10^j for j >= 0
-        scale_from, any_positive = 0, state == MINUS
-    else:
-        scale_from, any_positive = None, True
+        scale_from = 0
+        zero_cap = None if state == MINUS else Fraction(0)
+    elif not exponent:
+        if state == MINUS:
+            pass
+        elif state in (ZERO, INT):
+            scale_from = 0
+            zero_cap = Fraction(1)
+        else:  # DOT, FRAC: the scale is fixed by the digits after the point
+            scale_from = scale_to = -len(fraction)
+            zero_cap = Fraction(1, 10 ** len(fraction))
     if candidates is not None:
-        return candidates.reachable(negative, significant, any_positive, integer_lexical, integer)
-    if bounds.is_unbounded() and not integer:
+        if exponent and not integer_lexical:
+            return candidates.reachable(negative, significant, True, False, integer)
+        return any(_reaches(negative, mantissa, scale_from, scale_to, zero_cap,
+                            Bounds(c, False, c, False), integer) for c in candidates.values)
+    if bounds.is_unbounded() and not integer and zero_cap is None:
         return True
-    return _reaches(negative, mantissa, scale_from, any_positive, bounds, integer)
+    return _reaches(negative, mantissa, scale_from, scale_to, zero_cap, bounds, integer)
 
 
-def _reaches(negative: bool, mantissa: int, scale_from: int | None, any_positive: bool,
-             bounds: Bounds, integer: bool) -> bool:
-    """Whether ±(∪_{e >= scale_from} [mantissa·10^e, (mantissa+1)·10^e)) meets the bounds."""
+def _reaches(negative: bool, mantissa: int, scale_from: int | None, scale_to: int | None,
+             zero_cap: Fraction | None, bounds: Bounds, integer: bool) -> bool:
+    """Whether ±(∪_{scale_from <= e <= scale_to} [mantissa·10^e, (mantissa+1)·10^e)) meets the
+    bounds; for mantissa 0, whether 0 or a magnitude in (0, zero_cap) does."""
     # absolute-value interval [a, b] that the number must fall in
     if negative:
         a, a_excl = (-bounds.hi, bounds.hi_excl) if bounds.hi is not None else (None, False)
@@ -180,22 +194,29 @@ def _reaches(negative: bool, mantissa: int, scale_from: int | None, any_positive
     if mantissa == 0:
         if zero_ok:
             return True
-        if not any_positive:
+        if zero_cap is not None and zero_cap == 0:
             return False
-        # any positive magnitude is reachable (more digits, then any exponent)
-        return _interval_has(Fraction(0), True, b, b_excl, a, a_excl, integer)
-    if b is not None and (b < 0 or (b == 0)):
+        end, end_excl = b, b_excl
+        if zero_cap is not None and (end is None or zero_cap <= end):
+            end, end_excl = zero_cap, True
+        return _interval_has(Fraction(0), True, end, end_excl, a, a_excl, integer)
+    if b is not None and b <= 0:
         return False
     if a is None or a < 0:
         a, a_excl = Fraction(0), True
-    if b is None:
-        return True  # a large enough scale lands above any lower bound, on an integer
     m = Fraction(mantissa)
-    e_hi = _floor_log10(b / m) + 1
+    if b is None:
+        if scale_to is None:
+            return True  # a large enough scale lands above any lower bound, on an integer
+        e_hi = scale_to
+    else:
+        e_hi = _floor_log10(b / m) + 1
+        if scale_to is not None:
+            e_hi = min(e_hi, scale_to)
     if a == 0:
         if not integer and scale_from is None:
             return True  # tiny scales land in (0, b)
-        e_lo = -len(str(mantissa)) - 1 if integer else (scale_from or 0)
+        e_lo = -len(str(mantissa)) - 1 if integer else scale_from
     else:
         e_lo = _floor_log10(a / (m + 1)) - 1
     if scale_from is not None:
@@ -204,20 +225,19 @@ def _reaches(negative: bool, mantissa: int, scale_from: int | None, any_positive
         return True
     for e in range(e_lo, e_hi + 1):
         scale = Fraction(10) ** e
-        low, high = m * scale, (m + 1) * scale
-        if _segment_hits(low, high, a, a_excl, b, b_excl, integer):
+        if _segment_hits(m * scale, (m + 1) * scale, a, a_excl, b, b_excl, integer):
             return True
     return False
 
 
-def _segment_hits(low: Fraction, high: Fraction, a: Fraction, a_excl: bool, b: Fraction,
+def _segment_hits(low: Fraction, high: Fraction, a: Fraction, a_excl: bool, b: Fraction | None,
                   b_excl: bool, integer: bool) -> bool:
     """Whether [low, high) meets the interval (a, b) with the given closedness."""
     if a > low or (a == low and a_excl):
         start, start_excl = a, a_excl
     else:
         start, start_excl = low, False
-    if b < high:
+    if b is not None and b < high:
         end, end_excl = b, b_excl
     else:
         end, end_excl = high, True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from decimal import Decimal
 from typing import Any
 
 from lm.constraints.base import Constraint, ConstraintError
@@ -19,6 +20,7 @@ from lm.constraints.json_schema_compile import CompiledSchema, valid
 from lm.constraints.json_stream import Document, JsonMachine
 
 WHITESPACE_MODES = ("compact", "minified", "any")
+NUMBER_MODES = ("plain", "json")
 _ACCEPT_CACHE = 4096
 _STEP_CACHE = 16384
 
@@ -85,9 +87,14 @@ class JsonSchemaState:
 class JsonSchemaConstraint(Constraint):
     """JSON documents valid under a JSON Schema, written in one whitespace convention."""
 
-    def __init__(self, schema: Any, *, whitespace: str = "compact", relax: bool = False):
+    def __init__(self, schema: Any, *, whitespace: str = "compact", numbers: str | None = None,
+                 relax: bool = False):
         if whitespace not in WHITESPACE_MODES:
             raise ConstraintError(f"whitespace must be one of {WHITESPACE_MODES}, not {whitespace!r}")
+        if numbers is None:
+            numbers = "json" if whitespace == "any" else "plain"
+        if numbers not in NUMBER_MODES:
+            raise ConstraintError(f"numbers must be one of {NUMBER_MODES}, not {numbers!r}")
         if isinstance(schema, (str, bytes)):
             try:
                 schema = json.loads(schema)
@@ -95,8 +102,9 @@ class JsonSchemaConstraint(Constraint):
                 raise ConstraintError(f"the schema text is not JSON: {err}") from None
         self.schema = schema
         self.whitespace = whitespace
+        self.numbers = numbers
         self._compiled = CompiledSchema(schema, relax=relax)
-        self._machine = JsonMachine(self._compiled, whitespace)
+        self._machine = JsonMachine(self._compiled, whitespace, exponent=numbers == "json")
         self._start = JsonSchemaState(self._machine.start(), _Text(None, b""))
         if not self._start.threads:
             raise ConstraintError("the schema accepts no JSON value (keyword 'false' at '/')")
@@ -157,19 +165,47 @@ class JsonSchemaConstraint(Constraint):
             return False  # integers beyond int()'s digit limit, absurd nesting depth
         return valid(self._compiled.validator, value)
 
+    def dumps(self, value: Any) -> bytes:
+        """`value` written in this constraint's convention (e.g. for few-shot prompts):
+        compact/minified separators, or `indent=2` for "any"; plain numbers if chosen."""
+        if self.whitespace == "any":
+            return json.dumps(value, indent=2, ensure_ascii=False).encode()
+        separators = (", ", ": ") if self.whitespace == "compact" else (",", ":")
+        if self.numbers == "json":
+            return json.dumps(value, separators=separators, ensure_ascii=False).encode()
+        return _plain_dumps(value, separators).encode()
+
     def __repr__(self) -> str:
-        return f"json_schema(<draft {self.draft}>, whitespace={self.whitespace!r})"
+        return f"json_schema(<draft {self.draft}>, whitespace={self.whitespace!r}, numbers={self.numbers!r})"
 
 
-def json_schema(schema: Any, *, whitespace: str = "compact", relax: bool = False) -> JsonSchemaConstraint:
+def _plain_dumps(value: Any, separators: tuple[str, str]) -> str:
+    """JSON text with every float written without an exponent (1e-07 -> 0.0000001)."""
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, list):
+        return "[" + separators[0].join(_plain_dumps(item, separators) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + separators[0].join(
+            json.dumps(key, ensure_ascii=False) + separators[1] + _plain_dumps(item, separators)
+            for key, item in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_schema(schema: Any, *, whitespace: str = "compact", numbers: str | None = None,
+                relax: bool = False) -> JsonSchemaConstraint:
     """The constraint "a JSON document valid under `schema`" (a dict, bool or JSON text).
 
     whitespace: "compact" (default; exactly `json.dumps` separators ", " and ": ", no other
     whitespace: what generation should produce), "minified" ("," and ":", no whitespace),
     or "any" (JSON whitespace wherever the grammar allows it, for checking documents).
+    numbers: "plain" (no exponent, and integers without a fraction: every value still has a
+    spelling, and a number that can only miss its bounds dies at its first digit) or "json"
+    (any JSON number spelling: `5`, `5.0`, `50e-1`). Default: "plain" for "compact" and
+    "minified" (generation), "json" for "any" (checking documents).
     relax: accept keywords that can't be streamed ($dynamicRef, $recursiveRef, unchecked
     spec formats) and schemas that fail their metaschema; they are then enforced only by
     the final `jsonschema` check. Without it such schemas raise ConstraintError naming
     the keyword and its JSON pointer.
     """
-    return JsonSchemaConstraint(schema, whitespace=whitespace, relax=relax)
+    return JsonSchemaConstraint(schema, whitespace=whitespace, numbers=numbers, relax=relax)

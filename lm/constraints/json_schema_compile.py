@@ -33,7 +33,7 @@ import regex
 from jsonschema.validators import validator_for
 
 from lm.constraints.base import ConstraintError
-from lm.constraints.json_formats import PREFIX_PATTERNS, SPEC_FORMATS, format_checker_for, is_checked
+from lm.constraints.json_formats import PREFIX_PATTERNS, SPEC_FORMATS, format_checker, is_checked
 from lm.constraints.json_numbers import Bounds, Candidates, exact
 
 TRUE, FALSE = 0, 1
@@ -339,7 +339,7 @@ class CompiledSchema:
                 where = pointer_join("", *err.path)
                 keyword = next((p for p in reversed(err.path) if isinstance(p, str)), str(err.validator))
                 raise _error(where, keyword, f"invalid schema: {err.message[:200]}") from None
-        self.format_checker = format_checker_for(cls.FORMAT_CHECKER)
+        self.format_checker = format_checker()
         self.validator = cls(schema, format_checker=self.format_checker, registry=referencing.Registry())
         self.nodes: list[Node] = [Node(TRUE, ""), Node(FALSE, "")]
         self.leaves: list[Leaf] = []

@@ -19,6 +19,8 @@ offset where a container began, kept (else -1) only when its value must be check
 whole when it closes. Whitespace: "compact" is exactly Python's json.dumps separators
 (", " and ": ") and nothing else; "minified" is "," and ":"; "any" allows JSON whitespace
 (space, tab, LF, CR) wherever the JSON grammar does, including around the document.
+With `exponent=False` numbers are written without an exponent, and integers without a
+fraction ("plain" numbers).
 """
 from __future__ import annotations
 
@@ -114,10 +116,15 @@ class Document:
 class JsonMachine:
     """Advances thread sets byte by byte for one compiled schema and whitespace mode."""
 
-    def __init__(self, compiled: CompiledSchema, whitespace: str):
+    def __init__(self, compiled: CompiledSchema, whitespace: str, exponent: bool = True):
         self.compiled = compiled
         self.any_ws = whitespace == "any"
         self.spaced = whitespace == "compact"
+        self.exponent = exponent  # False: numbers are written without an exponent
+
+    def _lexical(self, spec: Any) -> bool:
+        """Whether a number must be a bare integer (draft-04 integer, or a plain integer)."""
+        return spec.integer_lexical or (spec.integer and not self.exponent)
 
     def start(self) -> tuple:
         if not self.compiled.alternatives(self.compiled.root_nodeset):
@@ -194,9 +201,10 @@ class JsonMachine:
         elif b == 0x2D or 0x30 <= b <= 0x39:
             text = chr(b)
             for spec in specs(nodeset, "number"):
-                state = numbers.step(None, b, spec.integer_lexical)
-                if spec.prunes and not numbers.prefix_viable(
-                        text, state, spec.bounds, spec.integer, spec.integer_lexical, spec.candidates):
+                lexical = self._lexical(spec)
+                state = numbers.step(None, b, lexical, self.exponent)
+                if (spec.prunes or not self.exponent) and not numbers.prefix_viable(
+                        text, state, spec.bounds, spec.integer, lexical, spec.candidates, self.exponent):
                     continue
                 out.append(((NUM, spec, state, text), parent))
         elif b in (0x74, 0x66, 0x6E):
@@ -339,14 +347,15 @@ class JsonMachine:
 
     def _number(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
         _, spec, state, text = frame
-        following = numbers.step(state, b, spec.integer_lexical)
+        lexical = self._lexical(spec)
+        following = numbers.step(state, b, lexical, self.exponent)
         if following is None:
             if state not in numbers.CLOSABLE or not self._number_ok(frame):
                 return []
             return self._step(thread[1], b, pos, doc)
         text += chr(b)
         if spec.prunes and not numbers.prefix_viable(
-                text, following, spec.bounds, spec.integer, spec.integer_lexical, spec.candidates):
+                text, following, spec.bounds, spec.integer, lexical, spec.candidates, self.exponent):
             return []
         return [((NUM, spec, following, text), thread[1])]
 
