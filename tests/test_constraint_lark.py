@@ -334,3 +334,10 @@ def test_unknown_start_rule_and_empty_language():
         lark(JSON, start="nope")
     with pytest.raises(ConstraintError, match="derives no string"):
         lark("start: a\na: a \"x\"")
+
+
+def test_deep_right_recursion_completes_without_overflow():
+    """The last item completes every level of `list` at once (1100 > Python's recursion limit)."""
+    constraint = lark('start: list\nlist: ITEM | ITEM "," list\nITEM: /[a-z]+/')
+    text = ",".join(["ab"] * 1100).encode()
+    assert constraint.accepts(text) and not constraint.accepts(text + b",")

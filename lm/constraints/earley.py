@@ -190,7 +190,7 @@ class EarleyState:
 class EarleyRecognizer:
     """Prefix recognition for a `CfgSpec` whose terminals are matched by `scanner`."""
 
-    def __init__(self, spec: CfgSpec, scanner: Scanner, memo_size: int = 65536):
+    def __init__(self, spec: CfgSpec, scanner: Scanner, memo_size: int = 4096):
         self.spec = spec
         self.scanner = scanner
         self.memo_size = memo_size
@@ -512,30 +512,34 @@ class EarleyRecognizer:
                 roots.setdefault(key[3], set()).update(key[0].roots)
 
         def completed_at(nts, origin: Column, k: frozenset, c: frozenset, closed: bool) -> None:
-            """Nonterminals `nts` complete at `origin` for items with conditions `c`."""
-            prediction = None if closed else origin.predictions.get(k)
-            explicit, parent_blocks = origin.parents(k)
-            for lhs in nts:
-                if prediction is not None and lhs in prediction.nt_items:
-                    cascade = self._cascade(prediction, lhs)
-                    key = (cascade, origin, k, c)
-                    if key not in block_seen:
-                        add_block(key)
-                    completed = cascade.completed
-                else:
-                    completed = (lhs,)
-                for nt in completed:
-                    for parent, porigin, pk, _ in explicit.get(nt, ()):
-                        y = (parent + 1, porigin, pk, c)
-                        if y not in seen:
-                            seen.add(y)
-                            agenda.append(y)
-                    for block, porigin, pk in parent_blocks.get(nt, ()):
-                        key = (self._scan(block, ~nt, False), porigin, pk, c)
+            """Nonterminals `nts` complete at `origin` for items with conditions `c` (a work
+            list, not recursion: right recursion may complete thousands of levels at once)."""
+            work = [(nts, origin, k, closed)]
+            while work:
+                nts, origin, k, closed = work.pop()
+                prediction = None if closed else origin.predictions.get(k)
+                explicit, parent_blocks = origin.parents(k)
+                for lhs in nts:
+                    if prediction is not None and lhs in prediction.nt_items:
+                        cascade = self._cascade(prediction, lhs)
+                        key = (cascade, origin, k, c)
                         if key not in block_seen:
                             add_block(key)
-                            if key[0].completed:
-                                completed_at(key[0].completed, porigin, pk, c, False)
+                        completed = cascade.completed
+                    else:
+                        completed = (lhs,)
+                    for nt in completed:
+                        for parent, porigin, pk, _ in explicit.get(nt, ()):
+                            y = (parent + 1, porigin, pk, c)
+                            if y not in seen:
+                                seen.add(y)
+                                agenda.append(y)
+                        for block, porigin, pk in parent_blocks.get(nt, ()):
+                            key = (self._scan(block, ~nt, False), porigin, pk, c)
+                            if key not in block_seen:
+                                add_block(key)
+                                if key[0].completed:
+                                    work.append((key[0].completed, porigin, pk, False))
 
         for key in scanned:
             if key not in block_seen:
