@@ -142,16 +142,20 @@ def vocabulary_trie(llm: Any) -> TokenTrie:
 def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, particles: int = 8, method: str = "smc",
              max_tokens: int = 128, ess_threshold: float = 0.5, resampling: str = "systematic", rng: Any = 0,
              temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
-             potential: Callable[[bytes], float] | None = None) -> Result:
+             potential: Callable[[bytes], float] | None = None, proposal: str = "awrs") -> Result:
     """Generate text continuing `prompt` under `constraint`; see the module docstring for the methods.
 
     Returns an inference Result whose `samples` are the distinct generated strings with their
     posterior probabilities; an unsatisfiable constraint ends with all particles dead and a
     message saying that no valid continuation was found (never a hang: at most `max_tokens` steps).
+    With method="smc", `proposal` is "awrs" (few constraint checks per token, an unbiased weight)
+    or "mask" (the whole vocabulary checked, the exact local normalizer as weight).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    sampler = {"smc": "awrs", "lcd": "mask", "rerank": "prior"}[method]
+    if proposal not in ("awrs", "mask"):
+        raise ValueError(f"proposal must be 'awrs' or 'mask', got {proposal!r}")
+    sampler = {"smc": proposal, "lcd": "mask", "rerank": "prior"}[method]
     model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
                                   temperature=temperature, twist=twist, potential=potential)
     threshold = ess_threshold if method == "smc" else 0.0
