@@ -32,6 +32,8 @@ def test_a_guide_address_the_model_lacks():
 
     with pytest.raises(ppl.AddressError, match="guide proposes address 'w', which the model does not sample"):
         vi.gradient(model, extra, PARAMS, 0)
+    with pytest.raises(ppl.AddressError, match="guide proposes address 'w'"):  # not mistaken for a tracing failure
+        vi.fit(model, extra, PARAMS, steps=1, jit=True)
 
 
 def test_a_model_latent_the_guide_does_not_propose():

@@ -12,7 +12,7 @@ import contextvars
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from inference.vi.estimators import EstimatorError, EstimatorTable
+from inference.vi.estimators import EstimatorError, EstimatorTable, show
 
 _CURRENT: contextvars.ContextVar["Branch | None"] = contextvars.ContextVar("vi_branch", default=None)
 
@@ -35,7 +35,7 @@ class Branch:
         if position < len(self.prefix):
             index = self.prefix[position]
             if index >= size:
-                raise RuntimeError(f"the objective is not deterministic given its enumerated choices (replay diverged at {path!r})")
+                raise RuntimeError(f"the objective is not deterministic given its enumerated choices (replay diverged at {show(path)})")
         else:
             index = 0
             if size > 1:
@@ -66,7 +66,7 @@ def run_branches(run: Callable[[], Any], table: EstimatorTable, max_branches: in
             for alternative in range(size - 1, 0, -1):
                 stack.append(branch.indices[:position] + [alternative])
         if len(out) + len(stack) > max_branches:
-            addresses = sorted({repr(p[0] if len(p) == 1 else p) for p in branch.enumerated})
+            addresses = sorted({show(p) for p in branch.enumerated})
             raise EstimatorError(f"enumerating the guide's finite choices ({', '.join(addresses)}) needs more than "
                                  f"max_branches={max_branches} runs of the objective; estimate some of them with "
                                  "vi.reinforce() (estimators={address: vi.reinforce()}) or raise max_branches")

@@ -57,7 +57,8 @@ def _reparameterizable(primitive: Primitive) -> bool:
     return isinstance(primitive, NumpyroPrimitive) and bool(primitive.d.has_rsample)
 
 
-def _show(path: tuple) -> str:
+def show(path: tuple) -> str:
+    """An address as the user wrote it: 'z' for ('z',), the tuple otherwise."""
     return repr(path[0]) if len(path) == 1 else repr(path)
 
 
@@ -97,13 +98,13 @@ class EstimatorTable:
         if kind == REPARAM and not _reparameterizable(primitive):
             name = type(primitive.d).__name__ if isinstance(primitive, NumpyroPrimitive) else repr(primitive)
             alternatives = "vi.reinforce() or vi.enumerate()" if finite_support(primitive) is not None else "vi.reinforce()"
-            raise EstimatorError(f"vi.reparam() requested at address {_show(path)}, but {name} is not reparameterizable "
+            raise EstimatorError(f"vi.reparam() requested at address {show(path)}, but {name} is not reparameterizable "
                                  f"(numpyro's has_rsample is False); use {alternatives}")
         if kind == ENUMERATE and finite_support(primitive) is None:
-            raise EstimatorError(f"vi.enumerate() requested at address {_show(path)}, but {primitive!r} has no finite "
+            raise EstimatorError(f"vi.enumerate() requested at address {show(path)}, but {primitive!r} has no finite "
                                  "support to enumerate; use vi.reparam() or vi.reinforce()")
         if kind == REINFORCE and not isinstance(primitive, NumpyroPrimitive):
-            raise EstimatorError(f"vi.reinforce() at address {_show(path)} needs a numpyro distribution to sample with "
+            raise EstimatorError(f"vi.reinforce() at address {show(path)} needs a numpyro distribution to sample with "
                                  f"a JAX key, got {primitive!r}; use vi.enumerate()")
         return kind
 
@@ -111,7 +112,7 @@ class EstimatorTable:
         """Every overridden address named a choice of the guide; a stray one is a misspelling."""
         for path in self.overrides:
             if path not in self.used:
-                raise EstimatorError(f"an estimator is given for address {_show(path)}, but the guide makes no choice there")
+                raise EstimatorError(f"an estimator is given for address {show(path)}, but the guide makes no choice there")
 
 
 def enumerate() -> Estimator:  # noqa: A001 - the API name

@@ -85,15 +85,14 @@ def fit(model: Any, guide: Any, params: Any, *, objective: Objective = elbo,
         if t == 0 and jit:
             try:
                 outcome = runner(params, opt_state, sub, running)
-            except Exception as error:  # noqa: BLE001 - any tracing failure: retry eagerly, or explain
-                if jit is True:
-                    raise ModelError(f"vi.fit(jit=True): the model or guide cannot be traced under jax.jit "
-                                     f"({type(error).__name__}: {str(error).splitlines()[0]}); Python control flow on a "
-                                     "sampled value needs jit=False or jit='auto'") from error
+            except Exception as error:  # noqa: BLE001 - a tracing failure, or an error in the program itself
+                outcome = step(params, opt_state, sub, running)  # the program's own errors surface here, eagerly
                 jit_error = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+                if jit is True:
+                    raise ModelError(f"vi.fit(jit=True): the model or guide cannot be traced under jax.jit ({jit_error}); "
+                                     "Python control flow on a sampled value needs jit=False or jit='auto'") from error
                 warnings.warn(f"vi.fit: running each step eagerly, the step cannot be jitted ({jit_error})", stacklevel=2)
                 runner = step
-                outcome = runner(params, opt_state, sub, running)
         else:
             outcome = runner(params, opt_state, sub, running)
         params, opt_state, value = outcome

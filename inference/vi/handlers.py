@@ -22,11 +22,7 @@ from ppl.handlers import Handler
 from ppl.primitive_gf import PrimitiveGF
 
 from inference.vi.branching import Branch
-from inference.vi.estimators import ENUMERATE, REINFORCE, REPARAM, EstimatorTable, finite_support
-
-
-def show(path: tuple) -> str:
-    return repr(path[0]) if len(path) == 1 else repr(path)
+from inference.vi.estimators import ENUMERATE, REINFORCE, REPARAM, EstimatorTable, finite_support, show
 
 
 @jax.jit
