@@ -74,6 +74,18 @@ class LanguageModel:
             raise ContextWindowError(f"the prompt is {len(ids)} tokens long, longer than the model's context window of {self.window} tokens")
         return LMContext(self, self._root.descend(ids), len(ids))
 
+    def generate(self, prompt: str, constraint: Any = None, **options: Any) -> Any:
+        """Text continuing `prompt` under `constraint` (SMC with AWRS by default); see lm.generation.generate."""
+        from lm.generation import generate
+
+        return generate(self, prompt, constraint, **options)
+
+    def generate(self, prompt: str, constraint: Any = None, **options: Any) -> Any:
+        """Text continuing `prompt` under `constraint` (SMC with AWRS by default): `lm.generation.generate`."""
+        from lm.generation import generate
+
+        return generate(self, prompt, constraint, **options)
+
     def cache_stats(self) -> CacheStats:
         """Rows, bytes (allocated, budget, peak), forward calls, memo hits, recomputed tokens, copies, evictions."""
         return self.server.stats()
