@@ -131,6 +131,25 @@ def run_generate(llm, prompt_ids: list[int], n: int, steps: int) -> float:
     return elapsed
 
 
+def run_generate_static(llm, prompt_ids: list[int], n: int, steps: int) -> float:
+    """`generate` with a static KV cache, which transformers compiles with torch.compile (timed after a warm-up run)."""
+    import torch
+    from transformers import GenerationConfig
+
+    device = llm.device
+    ids = torch.tensor([prompt_ids] * n, device=device)
+    config = GenerationConfig(max_new_tokens=steps, min_new_tokens=steps, do_sample=True, top_k=0, top_p=1.0,
+                              temperature=1.0, pad_token_id=llm.vocabulary.eos_ids[0], eos_token_id=llm.vocabulary.eos_ids[0],
+                              cache_implementation="static")
+    with torch.inference_mode():
+        llm.model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)  # compiles
+        _sync(device)
+        start = time.perf_counter()
+        llm.model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
+        _sync(device)
+    return time.perf_counter() - start
+
+
 def run_ours_model(llm, prompt_ids: list[int], n: int, steps: int, seed: int) -> float:
     import ppl
 
@@ -286,7 +305,7 @@ def main() -> None:
     parser.add_argument("--particles", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--tokens", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--jobs", nargs="+", default=["generate", "ours", "ours-ctx"],
-                        choices=["generate", "ours", "ours-ctx"])
+                        choices=["generate", "generate-static", "ours", "ours-ctx"])
     parser.add_argument("--peers", nargs="*", choices=["llamppl", "genlm"], default=None,
                         help="also run these peers (no names: both)")
     parser.add_argument("--peer-runs", nargs="+", default=None, metavar="N:T",
@@ -330,6 +349,8 @@ def main() -> None:
                 timings["ours"] = run_ours_model(llm, prompt_ids, n, steps, args.seed)
             if "ours-ctx" in args.jobs:
                 timings["ours-ctx"] = run_ours_contexts(llm, prompt_ids, n, steps, args.seed)
+            if "generate-static" in args.jobs:  # last: torch.compile's state must not touch the eager jobs
+                timings["generate-static"] = run_generate_static(llm, prompt_ids, n, steps)
             for name, seconds in timings.items():
                 row[name] = n * steps / seconds
             for peer in peers:
@@ -357,12 +378,18 @@ def main() -> None:
 def render(rows: list[dict], peers: list[str]) -> str:
     """A markdown table: tokens/s per job and ratios to generate (ours) and of ours to each peer."""
     cols = ["N", "T", "generate tok/s", "ours tok/s", "ours / generate", "ours-ctx / generate"]
+    static = any("generate-static" in r for r in rows)
+    if static:
+        cols += ["generate-static tok/s", "ours / generate-static", "ours-ctx / generate-static"]
     for peer in peers:
         cols += [f"{peer} tok/s", f"ours / {peer}"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         g, o, c = r.get("generate"), r.get("ours"), r.get("ours-ctx")
         cells = [str(r["N"]), str(r["T"]), _num(g), _num(o), _ratio(o, g), _ratio(c, g)]
+        if static:
+            s = r.get("generate-static")
+            cells += [_num(s), _ratio(o, s), _ratio(c, s)]
         for peer in peers:
             value = r.get(peer)
             cells += [_num(value) if not isinstance(value, str) else f"failed: {value}", _ratio(o, value)]

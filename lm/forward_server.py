@@ -9,6 +9,7 @@ for the one-token extensions (plus one for multi-token prefills such as a new pr
 """
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -50,6 +51,7 @@ class ForwardServer:
                  additive_mask: bool, lean: bool = True):
         self.model = model
         self._lean = lean_forward_for(model) if lean else None
+        self._cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.pool = pool
         self.window = window
         self.device = pool.device
@@ -186,7 +188,7 @@ class ForwardServer:
                 logits = self._lean(ids, positions, mask, cache, keep)
             else:
                 out = self.model(input_ids=ids, position_ids=positions, attention_mask=self._mask(positions, kv_length, self.additive_mask),
-                                 cache=cache, use_cache=True, logits_to_keep=keep)
+                                 use_cache=True, logits_to_keep=keep, **{self._cache_keyword: cache})
                 logits = out.logits
         self.forward_calls += 1
         self.tokens_forwarded += sum(lengths)

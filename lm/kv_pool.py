@@ -146,10 +146,17 @@ class KVPool:
         if not sources or columns == 0:
             return
         pairs = [(s.index, t.index) for s, t in zip(sources, targets)]
-        for tensors in (self.keys, self.values):
-            for t in tensors:
-                for s, d in pairs:
-                    t[d, :, :columns].copy_(t[s, :, :columns])
+        if self.device.type == "cpu":   # row-by-row copies are cheapest on a CPU, one indexed copy per tensor on a GPU
+            for tensors in (self.keys, self.values):
+                for t in tensors:
+                    for s, d in pairs:
+                        t[d, :, :columns].copy_(t[s, :, :columns])
+        else:
+            src = torch.tensor([s for s, _ in pairs], device=self.device)
+            dst = torch.tensor([d for _, d in pairs], device=self.device)
+            for tensors in (self.keys, self.values):
+                for t in tensors:
+                    t[dst, :, :columns] = t[src, :, :columns]
         self.row_copies += len(pairs)
 
     def swap_rows(self, a: Row, b: Row) -> None:

@@ -1,6 +1,7 @@
 """`lm.load`: a causal LM from a local directory (or a built-in name) on the transformers backend."""
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -121,6 +122,11 @@ def _from_pretrained(auto: Any, path: Any, dtype: torch.dtype, trust_remote_code
         raise ModelDirectoryError(f"{path}: the model does not load: {type(e).__name__}: {e}") from None
 
 
+def cache_keyword(model: Any) -> str:
+    """The forward argument that takes a KV cache: `cache` in transformers >= 5.20, `past_key_values` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def _probe(model: Any, config: Any, device: torch.device) -> tuple[list, int]:
     """Run one token through the model with a recording cache: each layer's KV shape, and the logit width."""
     probe = ShapeProbe()
@@ -130,8 +136,8 @@ def _probe(model: Any, config: Any, device: torch.device) -> tuple[list, int]:
         mask = torch.zeros((1, 1, 1, 1), dtype=model.dtype, device=device)
     try:
         with torch.inference_mode():
-            out = model(input_ids=ids, position_ids=torch.zeros_like(ids), attention_mask=mask, cache=probe,
-                        use_cache=True, logits_to_keep=1)
+            out = model(input_ids=ids, position_ids=torch.zeros_like(ids), attention_mask=mask, use_cache=True,
+                        logits_to_keep=1, **{cache_keyword(model): probe})
     except Exception as e:  # any architecture-specific failure means the pooled cache cannot drive this model
         raise UnsupportedModelError(f"{config.model_type}: a forward pass with the pooled KV cache failed: {type(e).__name__}: {e}") from None
     count = len(probe.shapes)
