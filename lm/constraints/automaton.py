@@ -12,6 +12,7 @@ from __future__ import annotations
 from lm.constraints.byte_nfa import ASSERT, BYTE, MATCH, SPLIT, ByteNfa
 
 DEFAULT_STATE_BUDGET = 50_000
+_UNKNOWN = object()  # a transition not computed yet (None means: no state, dead)
 
 
 class DfaState:
@@ -50,8 +51,8 @@ class Dfa:
         return self._starts[cls]
 
     def step(self, state: DfaState, byte: int) -> DfaState | None:
-        nxt = state.next.get(byte, state)
-        if nxt is state:
+        nxt = state.next.get(byte, _UNKNOWN)
+        if nxt is _UNKNOWN:
             nxt = self._compute(state, byte)
         return nxt
 
@@ -59,8 +60,8 @@ class Dfa:
         for byte in data:
             if state is None:
                 return None
-            nxt = state.next.get(byte, state)
-            state = self._compute(state, byte) if nxt is state else nxt
+            nxt = state.next.get(byte, _UNKNOWN)
+            state = self._compute(state, byte) if nxt is _UNKNOWN else nxt
         return state
 
     @staticmethod

@@ -8,6 +8,7 @@ match node are marked dead, which is what makes "no completion exists" exact dow
 """
 from __future__ import annotations
 
+import functools
 from collections import deque
 
 from lm.constraints.regex_parser import RegexError
@@ -45,7 +46,25 @@ class ByteNfa:
 
 def build_nfa(tree: Node, pattern: str = "") -> ByteNfa:
     """Compile a regex tree; raises RegexError when it would exceed MAX_NODES."""
+    if _size_bound(tree, {}) > 4 * MAX_NODES:  # refuse early, before building anything
+        raise RegexError(f"regex too large (more than {MAX_NODES} automaton nodes)", pattern, 0)
     return _Builder(pattern).finish(tree)
+
+
+def _size_bound(tree: Node, charsets: dict) -> int:
+    """A rough upper bound on the node count (repetitions multiply their body)."""
+    if isinstance(tree, CharSet):
+        if tree.ranges not in charsets:
+            charsets[tree.ranges] = 1 + 3 * len(utf8_sequences(without_surrogates(tree.ranges)))
+        return charsets[tree.ranges]
+    if isinstance(tree, Concat):
+        return sum(_size_bound(i, charsets) for i in tree.items)
+    if isinstance(tree, Alt):
+        return 1 + sum(_size_bound(o, charsets) for o in tree.options)
+    if isinstance(tree, Repeat):
+        copies = tree.min + 1 if tree.max is None else tree.max
+        return 1 + copies * (1 + _size_bound(tree.item, charsets))
+    return 1
 
 
 class _Builder:
@@ -56,7 +75,6 @@ class _Builder:
         self.loop_exit: dict[int, int] = {}
         self.conditions: list[tuple[frozenset, bool]] = []
         self.condition_index: dict[tuple[frozenset, bool], int] = {}
-        self.suffix_nodes: dict = {}
         self.charset_entries: dict = {}
 
     def node(self, kind: int, edges) -> int:
@@ -136,31 +154,50 @@ class _Builder:
         return self.condition_index[key]
 
     def charset(self, ranges: Ranges, nxt: int) -> int:
+        """Instantiate the character set's byte-trie template with exits to `nxt`."""
         key = (ranges, nxt)
-        if key in self.charset_entries:
-            return self.charset_entries[key]
-        trie: dict = {}
-        for sequence in utf8_sequences(without_surrogates(ranges)):
-            level = trie
-            for byte_range in sequence:
-                level = level.setdefault(byte_range, {})
-        entry = self.trie_node(trie, nxt)
-        self.charset_entries[key] = entry
-        return entry
+        if key not in self.charset_entries:
+            template = _utf8_template(ranges)
+            base = len(self.kind)
+            if base + len(template) > MAX_NODES:
+                raise RegexError(f"regex too large (more than {MAX_NODES} automaton nodes)", self.pattern, 0)
+            for edges in template:
+                self.kind.append(BYTE)
+                self.edges.append(tuple((lo, hi, nxt if t < 0 else base + t) for lo, hi, t in edges))
+            self.charset_entries[key] = base + len(template) - 1
+        return self.charset_entries[key]
 
-    def trie_node(self, level: dict, nxt: int) -> int:
-        """A BYTE node for a trie level; identical sub-tries share nodes."""
+
+@functools.lru_cache(maxsize=1024)
+def _utf8_template(ranges: Ranges) -> tuple:
+    """The UTF-8 encodings of a character set as BYTE nodes with local ids; target -1 is the
+    exit after the last byte, the last node is the entry. Identical sub-tries share nodes."""
+    trie: dict = {}
+    for sequence in utf8_sequences(without_surrogates(ranges)):
+        level = trie
+        for byte_range in sequence:
+            level = level.setdefault(byte_range, {})
+    nodes: list[tuple] = []
+    index: dict[tuple, int] = {}
+
+    def build(level: dict) -> int:
         out = []
         for (lo, hi), child in sorted(level.items()):
-            target = nxt if not child else self.trie_node(child, nxt)
+            target = build(child) if child else -1
             if out and out[-1][2] == target and out[-1][1] + 1 == lo:
                 out[-1] = (out[-1][0], hi, target)
             else:
                 out.append((lo, hi, target))
-        key = (tuple(out), nxt)
-        if key not in self.suffix_nodes:
-            self.suffix_nodes[key] = self.node(BYTE, tuple(out))
-        return self.suffix_nodes[key]
+        edges = tuple(out)
+        if edges not in index:
+            index[edges] = len(nodes)
+            nodes.append(edges)
+        return index[edges]
+
+    entry = build(trie)
+    if entry != len(nodes) - 1:  # an empty set: its single node is both
+        nodes.append(nodes[entry])
+    return tuple(nodes)
 
 
 _LENGTH_BOUNDS = ((0, 0x7F), (0x80, 0x7FF), (0x800, 0xFFFF), (0x10000, 0x10FFFF))

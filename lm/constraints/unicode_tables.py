@@ -1,11 +1,12 @@
 """Python `re`'s character categories and case-insensitive matching, as code-point ranges.
 
-The tables are computed from the running interpreter's Unicode database with the same
-predicates `re` uses (str.isdecimal, str.isalnum, str.isspace), so a compiled set agrees with
-`re` exactly. Each table is computed once per process (a pure function, memoized).
+The tables are read off `re` itself (the runs of `\\w` etc. over all code points), so a
+compiled set agrees with `re` exactly. Each table is computed once per process (a pure
+function, memoized).
 """
 from __future__ import annotations
 
+import array
 import functools
 import re
 
@@ -23,26 +24,33 @@ ASCII_WORD = normalize_ranges([(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 
 ASCII_SPACE = ranges_from_code_points(map(ord, " \t\n\r\f\v"))
 
 
-def _scan(predicate) -> Ranges:
-    return ranges_from_code_points(c for c in range(MAX_CODE_POINT + 1) if predicate(chr(c)))
+@functools.cache
+def _all_characters() -> str:
+    """Every code point once, in order (built in C: UTF-32 bytes decoded, surrogates kept)."""
+    return array.array("I", range(MAX_CODE_POINT + 1)).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _scan(category: str) -> Ranges:
+    """The code points `re` matches with `category` (e.g. r"\w"), read off runs of matches."""
+    return tuple((m.start(), m.end() - 1) for m in re.finditer(category + "+", _all_characters()))
 
 
 @functools.cache
 def unicode_digit() -> Ranges:
     """`\\d` for str patterns: Unicode decimal digits."""
-    return _scan(str.isdecimal)
+    return _scan(r"\d")
 
 
 @functools.cache
 def unicode_word() -> Ranges:
     """`\\w` for str patterns: alphanumerics and underscore."""
-    return _scan(lambda ch: ch.isalnum() or ch == "_")
+    return _scan(r"\w")
 
 
 @functools.cache
 def unicode_space() -> Ranges:
     """`\\s` for str patterns: Unicode whitespace."""
-    return _scan(str.isspace)
+    return _scan(r"\s")
 
 
 @functools.cache
