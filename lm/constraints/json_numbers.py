@@ -93,6 +93,33 @@ class Candidates:
         return False
 
 
+    def reachable_plain(self, negative: bool, integer_part: str, fraction: str | None,
+                        lexical_int: bool, integer: bool) -> bool:
+        """The same without exponents: the digits typed so far fix the scale, so a candidate
+        is reachable iff its leading digits (before the point, or up to the digits typed
+        after it) equal them."""
+        for value in self.values:
+            if (integer or lexical_int) and value.denominator != 1:
+                continue
+            if value != 0 and (value < 0) != negative:
+                continue
+            magnitude = abs(value)
+            if not integer_part:  # just "-"
+                return True
+            if fraction is None:
+                whole = magnitude.numerator // magnitude.denominator
+                if integer_part == "0":
+                    if whole == 0 and (magnitude == 0 or not lexical_int):
+                        return True
+                elif str(whole).startswith(integer_part):
+                    return True
+            else:
+                scaled = magnitude * 10 ** len(fraction)
+                if scaled.numerator // scaled.denominator == int(integer_part + fraction):
+                    return True
+        return False
+
+
 def _significant_digits(value: Fraction) -> tuple[str, str | None] | None:
     denominator, twos, fives = value.denominator, 0, 0
     while denominator % 2 == 0:
@@ -172,8 +199,8 @@ def prefix_viable(text: str, state: int, bounds: Bounds, integer: bool, integer_
     if candidates is not None:
         if exponent and not integer_lexical:
             return candidates.reachable(negative, significant, True, False, integer)
-        return any(_reaches(negative, mantissa, scale_from, scale_to, zero_cap,
-                            Bounds(c, False, c, False), integer) for c in candidates.values)
+        return candidates.reachable_plain(negative, integer_part, fraction if "." in text else None,
+                                          integer_lexical, integer)
     if bounds.is_unbounded() and not integer and zero_cap is None:
         return True
     return _reaches(negative, mantissa, scale_from, scale_to, zero_cap, bounds, integer)
