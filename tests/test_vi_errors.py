@@ -143,3 +143,23 @@ def test_a_guide_outside_the_model_support_stops_the_fit():
 
     with pytest.raises(ppl.ModelError, match=r"objective is (-inf|nan) at step 0: the guide proposes values with zero model density"):
         vi.fit(positive, normal_guide, {"m": -3.0}, steps=5, rng=1)
+
+
+def test_an_override_covers_the_subtree_below_its_address():
+    @ppl.gen
+    def coin():
+        return ppl.sample(dist.Bernoulli(0.5), "b")
+
+    @ppl.gen
+    def plated():
+        ppl.sample(ppl.map(coin, 2)(), "plate")
+
+    @ppl.gen
+    def plated_guide(params):
+        for j in range(2):
+            ppl.sample(dist.Bernoulli(logits=params["l"]), ("plate", j, "b"))
+
+    with pytest.raises(vi.EstimatorError, match=r"reparam\(\) requested at address \('plate', 0, 'b'\)"):
+        vi.gradient(plated, plated_guide, {"l": 0.0}, 0, estimators={"plate": vi.reparam()})
+    estimate = vi.gradient(plated, plated_guide, {"l": 0.0}, 0, estimators={"plate": vi.reinforce()})
+    assert float(estimate.value) == pytest.approx(0.0, abs=1e-12)  # q equals the prior: log p - log q = 0

@@ -103,11 +103,15 @@ def discrete_guide(params):
     ppl.sample(dist.Categorical(logits=params["b"][a]), "b")
 
 
-def test_discrete_reinforce_gradient_matches_the_exact_enumerated_gradient():
+@pytest.mark.parametrize("estimators", [
+    {"a": vi.reinforce(), "b": vi.reinforce()},
+    {"a": vi.reinforce()},  # b enumerated in each branch below a sampled a
+    {"b": vi.reinforce()},  # a enumerated, b sampled in each of its branches
+], ids=["both-reinforce", "enumerate-below-reinforce", "reinforce-below-enumerate"])
+def test_discrete_reinforce_gradient_matches_the_exact_enumerated_gradient(estimators):
     params = {"a": jnp.array(0.4), "b": jnp.array([[0.1, -0.3, 0.5], [0.2, 0.0, -0.7]])}
     exact = vi.gradient(discrete_net, discrete_guide, params, 0)  # all choices enumerated: exact (test_vi_exact)
     exact_flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(exact.grad)])
-    estimators = {"a": vi.reinforce(), "b": vi.reinforce()}
 
     def one(key):
         estimate = vi.gradient(discrete_net, discrete_guide, params, key, estimators=estimators, samples=2, baseline="loo")
