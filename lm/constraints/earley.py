@@ -334,9 +334,8 @@ class EarleyRecognizer:
         for at, byte in enumerate(chunk):
             pos += 1
             next_groups = []
-            flags = []
+            flags = None
             violated = None
-            doomed = at < last  # every match ending here is overridden by the next byte
             for group in groups:
                 col, scan, pending, alive = group
                 result = scan.next.get(byte)
@@ -348,6 +347,8 @@ class EarleyRecognizer:
                     for entry in gone:
                         pend.pop(entry, None)
                     index = len(next_groups)
+                    if flags is None:
+                        flags = []
                     for entry, survives in flagged:
                         old = pend.pop(entry, None)
                         if old is not None:
@@ -357,23 +358,33 @@ class EarleyRecognizer:
                         if survives:
                             pend[entry] = pos
                             flags.append((index, entry, (col, entry, pos)))
-                            if doomed:
-                                doomed = self._flags_again(nscan, entry, chunk[at + 1])
                         else:
                             flags.append((index, entry, None))
-                            doomed = False
                     next_groups.append((col, nscan, tuple(pend.items()), alive))
                 elif nscan is not None:
                     next_groups.append((col, nscan, pending, alive) if nscan is not scan else group)
-            if violated is not None:
-                self._apply_violations(next_groups, violated)
-            column = self._build_column(flags, next_groups, pos) if flags and not doomed else None
-            groups = tuple(g for g in next_groups if g[1] is not None and g[3])
-            if column is not None:
-                groups += self._start_groups(column, byte)
+            column = None
+            if flags is not None or violated is not None:
+                if violated is not None:
+                    self._apply_violations(next_groups, violated)
+                if flags and not (at < last and self._all_overridden(flags, next_groups, chunk[at + 1])):
+                    column = self._build_column(flags, next_groups, pos)
+                next_groups = [g for g in next_groups if g[1] is not None and g[3]]
+                if column is not None:
+                    next_groups.extend(self._start_groups(column, byte))
+            groups = next_groups
             if not groups and (column is None or not column.accepting):
                 return None
-        return EarleyState(pos, groups, column)
+        return EarleyState(pos, tuple(groups), column)
+
+    def _all_overridden(self, flags: list, groups: list, byte: int) -> bool:
+        """Whether every match ending here is tentative and overridden by the next byte, so
+        no item built on them could survive (the column need not be built)."""
+        for index, entry, cond in flags:
+            scan = groups[index][1]
+            if cond is None or scan is None or not self._flags_again(scan, entry, byte):
+                return False
+        return True
 
     def _flags_again(self, scan, entry: int, byte: int) -> bool:
         """Whether `entry` in `scan` reports another match after `byte` (so a match ending

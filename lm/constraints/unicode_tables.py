@@ -31,7 +31,7 @@ def _all_characters() -> str:
 
 
 def _scan(category: str) -> Ranges:
-    """The code points `re` matches with `category` (e.g. r"\w"), read off runs of matches."""
+    """The code points `re` matches with `category` (such as backslash-w), read off its runs."""
     return tuple((m.start(), m.end() - 1) for m in re.finditer(category + "+", _all_characters()))
 
 
