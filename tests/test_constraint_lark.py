@@ -335,6 +335,8 @@ def test_unknown_start_rule_and_empty_language():
         lark(JSON, start="nope")
     with pytest.raises(ConstraintError, match="derives no string"):
         lark("start: a\na: a \"x\"")
+    with pytest.raises(ConstraintError, match="nothing is accepted"):
+        lark("start: A\nA: /(?<=x)a/")
 
 
 def test_deep_right_recursion_completes_without_overflow():
@@ -348,3 +350,12 @@ def test_deep_right_recursion_completes_without_overflow():
         assert constraint.accepts(text) and not constraint.accepts(text + b",")
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_terminal_lookbehind_sees_the_text_before_it():
+    """Lark runs `re.match(text, position)`, so a lookbehind at a terminal's start sees the
+    previous terminal's last character."""
+    constraint = lark('start: ("x" | "y") A\nA: /(?<=x)a/')
+    for text in ["xa", "ya", "a"]:
+        assert constraint.accepts(text.encode()) == lark_accepts(constraint, text), text
+    assert constraint.accepts(b"xa") and not constraint.viable(b"ya")

@@ -9,8 +9,10 @@ it dropped — if the same terminal later matches further. `%ignore` terminals c
 waiting items past themselves, exactly as Lark's scanner does.
 
 States are immutable: a state is the set of running scanner groups plus the column at the
-current position; columns are shared, never copied, and never re-parsed. Predictions are
-precomputed per set of predicted nonterminals, so a column stores only its kernel items.
+current position; columns are shared, never copied, and never re-parsed. What a column holds
+is mostly precomputed from the grammar alone ("blocks": the items predicted from a set of
+nonterminals, the items a terminal or a completed nonterminal advances), so building a
+column costs a few dictionary lookups per block instead of work per Earley item.
 """
 from __future__ import annotations
 
@@ -42,10 +44,12 @@ class CfgSpec:
 class _Block:
     """Items sharing one origin and condition sets, precomputed from the grammar alone.
 
-    A *prediction* is the closure of the items predicted from a set of nonterminals; a
+    A *prediction* is the closure of the items predicted from a set of nonterminals. A
     *cascade* is what completing nonterminal `A` does to the predicted items of an origin
-    column: the items it advances (through nullable symbols too), the nonterminals it
-    completes there (`completed`), and the nonterminals those items predict (`roots`).
+    column; a *scan* is what a terminal (or a completed nonterminal) does to a block's items.
+    Both keep the items they advance (through nullable symbols too), the nonterminals they
+    complete at the origin (`completed`; `closed` when completions into the origin's own
+    prediction are already included) and the nonterminals their items predict (`roots`).
     """
     __slots__ = ("t_items", "nt_items", "complete_start", "expected", "roots", "completed", "closed")
 
@@ -71,6 +75,8 @@ class Column:
                  "_parents", "_blocks_for", "__weakref__")
 
     def __init__(self, pos, own_t, own_nt, blocks, predictions, carried, complete_start, root):
+        """`root` is the chart's first column (None: this is it); acceptance means a complete
+        start item whose origin is the root."""
         self.pos = pos
         self.own_t, self.own_nt = own_t, own_nt
         self.predictions, self.carried = predictions, tuple(carried)
@@ -202,6 +208,9 @@ class EarleyRecognizer:
         root_prediction = self._prediction(frozenset([spec.start]))
         self.root = Column(0, {}, {}, [], {EMPTY: root_prediction}, (), [], None)
         groups = self._start_groups(self.root, None)
+        if not groups and not self.root.accepting:
+            raise ConstraintError("no terminal the grammar starts with can match at the start "
+                                  "of the text, so nothing is accepted")
         self.initial = EarleyState(0, groups, self.root)
 
     # -- grammar tables --------------------------------------------------------------------

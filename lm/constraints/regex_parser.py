@@ -12,7 +12,7 @@ import unicodedata
 
 from lm.constraints.base import ConstraintError
 from lm.constraints.regex_syntax import (
-    EMPTY, MAX_CODE_POINT, SURROGATES, Alt, CharSet, Concat, EndAnchor, Lookbehind, Node, Ranges,
+    MAX_CODE_POINT, SURROGATES, Alt, CharSet, Concat, EndAnchor, Lookbehind, Node, Ranges,
     Repeat, complement_ranges, intersect_ranges, normalize_ranges, union_ranges,
 )
 from lm.constraints import unicode_tables as tables
@@ -413,4 +413,4 @@ def _check_end_anchors(node: Node, pattern: str, allowed: bool, at_tail: bool = 
                            at_tail and (not again or _only_empty(node.item)))
 
 
-__all__ = ["parse_regex", "RegexError", "EMPTY"]
+__all__ = ["parse_regex", "RegexError"]
