@@ -104,3 +104,16 @@ def test_zero_steps_returns_the_initial_parameters():
     result = vi.fit(sprinkler, sprinkler_guide, START, steps=0)
     assert result.history.shape == (0,)
     np.testing.assert_array_equal(np.asarray(result.params["sprinkler"]), np.zeros(2))
+
+
+def test_sample_guide_draws_from_the_guide_outside_a_gradient_estimate():
+    """Posterior draws from a (fitted) guide: finite choices are sampled, not enumerated; frequency within a CLT bound."""
+    params = {"rain": jnp.array(0.7), "sprinkler": jnp.array([-1.0, 2.0])}
+    one = vi.sample_guide(sprinkler_guide, params, jax.random.PRNGKey(0))
+    assert set(one.choices.flat()) == {"rain", "sprinkler"} and isinstance(one.choices["rain"], int)
+    assert float(one.log_q) == pytest.approx(math.log(guide_probability(params, one.choices["rain"], one.choices["sprinkler"])))
+    n = 4000
+    rain = jax.jit(jax.vmap(lambda k: vi.sample_guide(sprinkler_guide, params, k).choices["rain"]))(
+        jax.random.split(jax.random.PRNGKey(1), n))
+    p = float(jax.nn.sigmoid(params["rain"]))
+    assert abs(float(np.mean(rain)) - p) <= 3.89 * math.sqrt(p * (1 - p) / n)  # two-sided false alarm 1e-4

@@ -106,27 +106,29 @@ class ProposeHandler(JaxHandler):
 
     def choice(self, path: tuple, primitive: Primitive) -> Any:
         kind = self.table.resolve(path, primitive)
-        if kind == ENUMERATE and self.branch is None:
-            kind = REINFORCE  # outside a gradient estimate a finite choice is simply drawn
-        if kind == ENUMERATE:
+        if kind == ENUMERATE and self.branch is not None:
             values = finite_support(primitive)
             value = values[self.branch.choose(path, len(values))]
-        elif not isinstance(primitive, NumpyroPrimitive):
-            raise ModelError(f"the guide's choice at {show(path)} ({primitive!r}) can only be enumerated, and is "
-                             "drawn here outside a gradient estimate")
-        elif kind == REPARAM:
-            value = primitive.d.sample(_site_key(self.key, path))
-        else:
-            fixed = jax.tree.map(jax.lax.stop_gradient, primitive.d)
-            value = _concrete_discrete(primitive, fixed.sample(_site_key(self.key, path)))
+        else:  # outside a gradient estimate, a finite choice is simply drawn
+            value = self._draw(path, primitive, reparameterized=kind == REPARAM)
         lp = log_prob(primitive, value)
         if self.branch is not None and kind == ENUMERATE:
             self.branch.log_enumerated = self.branch.log_enumerated + lp
-        if self.branch is not None and kind == REINFORCE:
+        elif self.branch is not None and kind == REINFORCE:
             self.branch.log_scored = self.branch.log_scored + lp
         self.score = self.score + lp
         self.choices[path] = value
         return value
+
+    def _draw(self, path: tuple, primitive: Primitive, reparameterized: bool) -> Any:
+        if not isinstance(primitive, NumpyroPrimitive):
+            raise ModelError(f"the guide's choice at {show(path)} ({primitive!r}) can only be enumerated, inside "
+                             "vi.gradient or vi.fit")
+        key = _site_key(self.key, path)
+        if reparameterized:
+            return primitive.d.sample(key)
+        fixed = jax.tree.map(jax.lax.stop_gradient, primitive.d)  # score function: no gradient through the value
+        return _concrete_discrete(primitive, fixed.sample(key))
 
     def observe(self, path: tuple, primitive: Primitive, value: Any) -> None:
         raise ModelError(f"the guide observes at {show(self.prefix + path)}: a guide is a normalized distribution over "
