@@ -1,12 +1,13 @@
 """Hierarchical linear regression fitted by variational inference with a mean-field Normal guide.
 
+The model and the synthetic data are those of examples/hierarchical_regression_nuts.py:
 y_i ~ Normal(alpha[g_i] + beta * x_i, sigma), alpha_g = mu + tau * z_g, z_g ~ Normal(0, 1).
 The guide is a product of independent Normals on the unconstrained scale: Normal for mu, beta
 and z, LogNormal (a Normal on the log scale) for the positive tau and sigma; its parameters are
 a pytree of locations and log-scales. Every choice is reparameterizable, so vi.fit jits the
-whole optimization step. The data are synthetic, drawn with a fixed seed from known values.
+whole optimization step.
 
-Run: python examples/hierarchical_regression_vi.py
+Run from the repository root: python -m examples.hierarchical_regression_vi
 """
 from __future__ import annotations
 
@@ -15,35 +16,11 @@ import numpy as np
 import optax
 
 import ppl
+from examples.hierarchical_regression_nuts import GROUPS, TRUTH, hierarchical_regression, synthetic_data
 from inference import vi
 from ppl import dist
 
-GROUPS = 4
-PER_GROUP = 12
-TRUTH = {"mu": 1.0, "tau": 0.8, "beta": -1.5, "sigma": 0.5}
 POSITIVE = ("tau", "sigma")  # latents with a LogNormal guide
-
-
-def synthetic_data(seed: int = 0) -> dict:
-    """x, y, the group of each observation, and the true group intercepts, drawn at TRUTH."""
-    generator = np.random.default_rng(seed)
-    group = np.repeat(np.arange(GROUPS), PER_GROUP)
-    x = generator.uniform(-1.0, 1.0, size=group.size)
-    alpha = TRUTH["mu"] + TRUTH["tau"] * generator.standard_normal(GROUPS)
-    y = alpha[group] + TRUTH["beta"] * x + TRUTH["sigma"] * generator.standard_normal(group.size)
-    return {"x": x, "y": y, "group": group, "alpha": alpha}
-
-
-@ppl.gen
-def regression(x, y, group):
-    mu = ppl.sample(dist.Normal(0.0, 2.0), "mu")
-    tau = ppl.sample(dist.HalfNormal(1.0), "tau")
-    beta = ppl.sample(dist.Normal(0.0, 2.0), "beta")
-    sigma = ppl.sample(dist.HalfNormal(1.0), "sigma")
-    z = ppl.sample(dist.Normal(jnp.zeros(GROUPS), 1.0), "z")  # one standardized offset per group
-    alpha = mu + tau * z
-    ppl.observe(dist.Normal(alpha[group] + beta * x, sigma), y, "y")
-    return alpha
 
 
 @ppl.gen
@@ -74,7 +51,7 @@ def summary(params: dict) -> dict:
 
 def main(steps: int = 2000, samples: int = 4, seed: int = 0) -> dict:
     data = synthetic_data(seed)
-    model = regression(data["x"], data["y"], data["group"])
+    model = hierarchical_regression(data["x"], data["y"], data["group"])
     result = vi.fit(model, mean_field, initial_params(), objective=vi.elbo, optimizer=optax.adam(0.05),
                     steps=steps, samples=samples, rng=seed)
     fitted = summary(result.params)

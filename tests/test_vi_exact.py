@@ -114,54 +114,6 @@ def test_enumerated_iwae_equals_exact_iwae_and_bounds_are_ordered(net, seed):
     assert elbo - TOLERANCE <= float(iwae.value) <= log_z + TOLERANCE  # exact: ELBO <= IWAE_2 <= log Z
 
 
-TABLE = jnp.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
-EMIT = jnp.array([[0.9, 0.5, 0.2], [0.3, 0.6, 0.95]])
-
-
-@ppl.gen
-def traceable_net():
-    """Discrete choices used only through jnp indexing, so sampled (traced) values work under jit."""
-    a = ppl.sample(dist.Bernoulli(0.3), "a")
-    b = ppl.sample(dist.Categorical(probs=TABLE[a]), "b")
-    ppl.observe(dist.Bernoulli(EMIT[a, b]), 1, "o")
-
-
-@ppl.gen
-def traceable_guide(params):
-    a = ppl.sample(dist.Bernoulli(logits=params["a"]), "a")
-    ppl.sample(dist.Categorical(logits=params["b"][a]), "b")
-
-
-TRACEABLE_PARAMS = {"a": jnp.array(0.4), "b": jnp.array([[0.1, -0.3, 0.5], [0.2, 0.0, -0.7]])}
-
-
-def test_jitted_enumeration_equals_eager_enumeration():
-    eager = vi.gradient(traceable_net, traceable_guide, TRACEABLE_PARAMS, 0)
-    jitted = jax.jit(lambda p, k: vi.gradient(traceable_net, traceable_guide, p, k))(TRACEABLE_PARAMS, jax.random.PRNGKey(0))
-    assert abs(float(eager.value) - float(jitted.value)) <= 1e-12
-    assert_trees_close(eager.grad, jitted.grad, 1e-12)
-
-
-def test_reinforce_draws_are_the_same_eager_and_jitted():
-    """Eagerly, REINFORCE values are concrete (control flow may use them); the estimate is the jitted one."""
-    estimators = {"a": vi.reinforce(), "b": vi.reinforce()}
-
-    def estimate(p, k):
-        return vi.gradient(traceable_net, traceable_guide, p, k, estimators=estimators, baseline=-1.0)
-
-    key = jax.random.PRNGKey(7)
-    eager, jitted = estimate(TRACEABLE_PARAMS, key), jax.jit(estimate)(TRACEABLE_PARAMS, key)
-    assert abs(float(eager.value) - float(jitted.value)) <= 1e-12
-    assert_trees_close(eager.grad, jitted.grad, 1e-12)
-
-
-def test_enumeration_covers_a_subtree_and_mixes_with_reinforce():
-    """Overrides by prefix: enumerate 'a', score-function 'b'; E over keys is checked in the statistical tests."""
-    estimate = vi.gradient(traceable_net, traceable_guide, TRACEABLE_PARAMS, 3, estimators={"b": vi.reinforce()})
-    assert np.isfinite(float(estimate.value))
-    assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(estimate.grad))
-
-
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hmm=hmms(max_states=3, max_steps=3), seed=st.integers(0, 1000))
 def test_enumerated_elbo_through_unfold_in_model_and_guide(hmm, seed):

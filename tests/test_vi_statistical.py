@@ -1,4 +1,5 @@
-"""Statistical checks of VI where exactness is impossible: unbiased gradients, posterior recovery, bound ordering.
+"""Statistical checks of VI where exactness is impossible: unbiased gradients, posterior recovery, bound ordering
+(and, on the same models, jitted = eager estimates).
 
 Conjugate Normal-Normal model with a Normal guide: the ELBO, log Z and the posterior are known in
 closed form. Tolerances come from the CLT with the sample standard error (or a t quantile over
@@ -92,6 +93,7 @@ EMIT = jnp.array([[0.9, 0.5, 0.2], [0.3, 0.6, 0.95]])
 
 @ppl.gen
 def discrete_net():
+    """Discrete choices used only through jnp indexing, so sampled (traced) values work under jit and vmap."""
     a = ppl.sample(dist.Bernoulli(0.3), "a")
     b = ppl.sample(dist.Categorical(probs=TABLE[a]), "b")
     ppl.observe(dist.Bernoulli(EMIT[a, b]), 1, "o")
@@ -103,13 +105,39 @@ def discrete_guide(params):
     ppl.sample(dist.Categorical(logits=params["b"][a]), "b")
 
 
+DISCRETE_PARAMS = {"a": jnp.array(0.4), "b": jnp.array([[0.1, -0.3, 0.5], [0.2, 0.0, -0.7]])}
+
+
+def assert_same_estimates(first, second):
+    assert abs(float(first.value) - float(second.value)) <= 1e-12
+    for a, b in zip(jax.tree.leaves(first.grad), jax.tree.leaves(second.grad)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-12)
+
+
+def test_jitted_and_eager_enumeration_agree():
+    eager = vi.gradient(discrete_net, discrete_guide, DISCRETE_PARAMS, 0)
+    jitted = jax.jit(lambda p, k: vi.gradient(discrete_net, discrete_guide, p, k))(DISCRETE_PARAMS, jax.random.PRNGKey(0))
+    assert_same_estimates(eager, jitted)
+
+
+def test_reinforce_draws_are_the_same_eager_and_jitted():
+    """Eagerly, REINFORCE values are concrete (Python control flow may use them); the estimate is the jitted one."""
+    estimators = {"a": vi.reinforce(), "b": vi.reinforce()}
+
+    def estimate(p, k):
+        return vi.gradient(discrete_net, discrete_guide, p, k, estimators=estimators, baseline=-1.0)
+
+    key = jax.random.PRNGKey(7)
+    assert_same_estimates(estimate(DISCRETE_PARAMS, key), jax.jit(estimate)(DISCRETE_PARAMS, key))
+
+
 @pytest.mark.parametrize("estimators", [
     {"a": vi.reinforce(), "b": vi.reinforce()},
     {"a": vi.reinforce()},  # b enumerated in each branch below a sampled a
     {"b": vi.reinforce()},  # a enumerated, b sampled in each of its branches
 ], ids=["both-reinforce", "enumerate-below-reinforce", "reinforce-below-enumerate"])
 def test_discrete_reinforce_gradient_matches_the_exact_enumerated_gradient(estimators):
-    params = {"a": jnp.array(0.4), "b": jnp.array([[0.1, -0.3, 0.5], [0.2, 0.0, -0.7]])}
+    params = DISCRETE_PARAMS
     exact = vi.gradient(discrete_net, discrete_guide, params, 0)  # all choices enumerated: exact (test_vi_exact)
     exact_flat = np.concatenate([np.ravel(g) for g in jax.tree.leaves(exact.grad)])
 
