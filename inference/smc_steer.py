@@ -43,7 +43,7 @@ def smc_steer(model: Model, *, particles: int = 10, expansions: int = 3, rng: An
         step_all(children, r)
         log_weights = model_log_weights(children, f"smc_steer step {step}")
         if not np.isfinite(log_weights).any():
-            return result_of_models(children, steps, f"all particles have weight zero after step {step}", over=n)
+            return result_of_models(children[:n], steps, f"all particles have weight zero after step {step}", over=n)
         # Children's weights sum to about N times the estimate; keep_without_replacement preserves that sum.
         kept, inclusion = keep_without_replacement(r, normalized(log_weights), n)
         population = []
