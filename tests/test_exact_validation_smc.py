@@ -300,6 +300,15 @@ def test_resample_move_on_three_steps_is_properly_weighted():
     assert set(lengths) == {1, 2}  # applied after the resampling at each intermediate step, to that prefix
 
 
+def test_resample_move_with_the_library_kernels_is_properly_weighted():
+    from inference.kernels import gibbs, mh
+
+    model = ppl.unfold(hmm_kernel(Tables(fixed_hmm((1, 0)))), 2)
+    for kernel in (gibbs((0, "x")), mh(ppl.select((0, "x"), (1, "x")))):
+        run = lambda rng: smc(model, None, particles=2, ess_threshold=1.0, resampling="residual", rng=rng, rejuvenation=kernel)
+        assert_properly_weighted(run, model, None)
+
+
 # -- smc_steer -------------------------------------------------------------------------------------------
 
 @settings(max_examples=8, deadline=None)
