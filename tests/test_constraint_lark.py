@@ -112,6 +112,62 @@ def test_random_strings_agree_with_lark(name, data):
     assert constraint.accepts(text.encode()) == lark_accepts(constraint, text), (name, text)
 
 
+@SETTINGS
+@given(st.sampled_from(sorted(GRAMMARS)), st.data())
+def test_any_chunking_gives_the_same_answers(name, data):
+    """Viability after each chunk and final acceptance do not depend on how bytes are
+    grouped into tokens (chunks may end inside a character or a tentative match)."""
+    constraint = compiled(name)
+    text = data.draw(st.text(alphabet=GRAMMARS[name][1], max_size=12)).encode()
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text))), max_size=4)))
+    bytewise = [constraint.start()]
+    for byte in text:
+        bytewise.append(None if bytewise[-1] is None else constraint.advance(bytewise[-1], bytes([byte])))
+    state, at = constraint.start(), 0
+    for cut in cuts + [len(text)]:
+        if state is None or cut <= at or cut > len(text):
+            continue
+        state = constraint.advance(state, text[at:cut])
+        at = cut
+        assert (state is None) == (bytewise[at] is None), (name, text, at)
+    if state is not None:
+        assert constraint.is_accepting(state) == constraint.is_accepting(bytewise[-1])
+        assert constraint.is_accepting(state) == lark_accepts(constraint, text.decode())
+
+
+TERMINAL_POOL = ['"a"', '"b"', '"ab"', "/a+/", "/b*a/", "/[ab]+?/", "/a|ab/", "/(ab)*b/", '"c"i',
+                 "/a{1,2}/", "/(?<!a)b/", "/[^ ]/", "/a*?b/", "/(a|)+b/"]
+
+
+@st.composite
+def small_grammars(draw):
+    """Random grammars over greedy, lazy, alternative and lookbehind terminals, with EBNF
+    operators, nullable rules, recursion and sometimes `%ignore`."""
+    terminals = draw(st.lists(st.sampled_from(TERMINAL_POOL), min_size=1, max_size=4, unique=True))
+    symbols = [f"T{i}" for i in range(len(terminals))] + ["x", "y"]
+    lines = [f"T{i}: {t}" for i, t in enumerate(terminals)]
+    for name in ["start", "x", "y"]:
+        expansions = draw(st.lists(st.lists(st.tuples(st.sampled_from(symbols),
+                                                      st.sampled_from(["", "", "?", "*", "+"])),
+                                            max_size=3), min_size=1, max_size=3))
+        lines.append(f"{name}: " + " | ".join(" ".join(s + op for s, op in e) for e in expansions))
+    if draw(st.booleans()):
+        lines.append('%ignore " "')
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_grammars(), st.lists(st.text(alphabet="abc ", min_size=4, max_size=9), max_size=10))
+def test_random_grammars_agree_with_lark(grammar, longer):
+    try:
+        constraint = lark(grammar)
+    except ConstraintError:
+        return  # grammars Lark refuses, or whose language is empty
+    texts = ["".join(t) for n in range(4) for t in itertools.product("abc ", repeat=n)] + longer
+    for text in texts:
+        assert constraint.accepts(text.encode()) == lark_accepts(constraint, text), (grammar, text)
+
+
 class SentenceSampler:
     """Random near-sentences of a Lark grammar: rules expanded at random, terminals by random
     walks on their regex automata, `%ignore` text sprinkled between terminals."""
