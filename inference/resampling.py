@@ -15,7 +15,6 @@ at most n distinct particles (used by smc_steer).
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
