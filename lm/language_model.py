@@ -80,12 +80,6 @@ class LanguageModel:
 
         return generate(self, prompt, constraint, **options)
 
-    def generate(self, prompt: str, constraint: Any = None, **options: Any) -> Any:
-        """Text continuing `prompt` under `constraint` (SMC with AWRS by default): `lm.generation.generate`."""
-        from lm.generation import generate
-
-        return generate(self, prompt, constraint, **options)
-
     def cache_stats(self) -> CacheStats:
         """Rows, bytes (allocated, budget, peak), forward calls, memo hits, recomputed tokens, copies, evictions."""
         return self.server.stats()
