@@ -386,6 +386,11 @@ def test_unsupported_terminal_regex_names_the_terminal():
         lark("start: END\nEND: /a$/")
 
 
+def test_declared_but_undefined_terminal_is_refused():
+    with pytest.raises(ConstraintError, match="Lark terminal A is declared"):
+        lark('start: A | "b"\n%declare A')
+
+
 def test_unknown_start_rule_and_empty_language():
     with pytest.raises(ConstraintError):
         lark(JSON, start="nope")

@@ -20,8 +20,6 @@ from lm.constraints.terminal_scanner import Scanner
 
 __all__ = ["lark", "LarkConstraint", "load_lark"]
 
-_NEVER = r"[^\s\S]"  # a declared terminal without a pattern matches nothing
-
 
 class LarkConstraint(Constraint):
     """The strings `lark.Lark(grammar_text, parser="earley", lexer="dynamic").parse` accepts.
@@ -90,7 +88,10 @@ def _translate(parser: lark_library.Lark, start: str):
     def matcher(name: str):
         if name not in compiled:
             definition = definitions.get(name)
-            pattern = definition.pattern.to_regexp() if definition is not None else _NEVER
+            if definition is None:
+                raise ConstraintError(f"Lark terminal {name} is declared (%declare) but never defined; "
+                                      "Lark's dynamic lexer cannot match it")
+            pattern = definition.pattern.to_regexp()
             try:
                 compiled[name] = compile_regex_matcher(pattern, flags)
             except RegexError as err:
