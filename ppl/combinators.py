@@ -11,6 +11,7 @@ from typing import Any
 
 from ppl.choicemap import EMPTY, ChoiceMap, Selection
 from ppl.generative import DynamicGenFn, GenerativeFunction, sample
+from ppl.log_weights import fresh_part, log_weight
 from ppl.rng import rng as as_rng
 from ppl.trace import CallTrace
 
@@ -126,8 +127,8 @@ class Switch(GenerativeFunction):
             inner, weight, discard = branch.update(as_rng(rng), old, constraints, *args[1:])
             return self._wrap(inner, args), weight, discard
         inner, gen_weight = branch.generate(as_rng(rng), constraints, *args[1:])
-        fresh = inner.score - gen_weight
-        return self._wrap(inner, args), inner.score - trace.score - fresh, ChoiceMap.coerce(old.choices)
+        fresh = fresh_part(inner.score, 0.0, gen_weight)
+        return self._wrap(inner, args), log_weight(inner.score, trace.score, fresh), ChoiceMap.coerce(old.choices)
 
     def regenerate(self, rng: Any, trace: CallTrace, selection: Selection, *args: Any) -> tuple[CallTrace, float]:
         args = args or trace.args
@@ -138,8 +139,8 @@ class Switch(GenerativeFunction):
             inner, weight = branch.regenerate(as_rng(rng), old, selection, *args[1:])
             return self._wrap(inner, args), weight
         inner, gen_weight = branch.generate(as_rng(rng), EMPTY, *args[1:])
-        fresh_new, fresh_old = inner.score - gen_weight, old.choice_score
-        return self._wrap(inner, args), inner.score - trace.score - fresh_new + fresh_old
+        fresh_new, fresh_old = fresh_part(inner.score, 0.0, gen_weight), old.choice_score
+        return self._wrap(inner, args), log_weight(inner.score, trace.score, fresh_new - fresh_old)
 
 
 def map(kernel: GenerativeFunction, n: int | None = None) -> Map:  # noqa: A001 - the API name

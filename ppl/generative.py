@@ -25,6 +25,7 @@ from ppl.handlers import (
     check_all_used,
     current_handler,
 )
+from ppl.log_weights import log_weight
 from ppl.primitive_gf import PRIMITIVE
 from ppl.rng import rng as as_rng
 from ppl.trace import CallTrace
@@ -114,7 +115,7 @@ class DynamicGenFn(GenerativeFunction):
         constraints = ChoiceMap.coerce(constraints)
         handler, retval = self._run(GenerateHandler(as_rng(rng), constraints), args)
         check_all_used(constraints, handler.subtraces, f"{self.name}: constraint")
-        return self._trace(handler, args, retval), handler.score - handler.net_fresh
+        return self._trace(handler, args, retval), log_weight(handler.score, 0.0, handler.net_fresh)
 
     def assess(self, choices: Any, *args: Any) -> tuple[float, Any]:
         choices = ChoiceMap.coerce(choices)
@@ -129,7 +130,7 @@ class DynamicGenFn(GenerativeFunction):
         check_all_used(constraints, handler.subtraces, f"{self.name}: update constraint")
         handler.removed_choices()
         new = self._trace(handler, args, retval)
-        return new, new.score - trace.score - handler.net_fresh, ChoiceMap(handler.discard)
+        return new, log_weight(new.score, trace.score, handler.net_fresh), ChoiceMap(handler.discard)
 
     def regenerate(self, rng: Any, trace: CallTrace, selection: Selection, *args: Any) -> tuple[CallTrace, float]:
         args = args or trace.args
@@ -138,7 +139,7 @@ class DynamicGenFn(GenerativeFunction):
         handler, retval = self._run(RegenerateHandler(as_rng(rng), trace, selection), args)
         new = self._trace(handler, args, retval)
         net_fresh = handler.net_fresh - handler.removed_fresh()
-        return new, new.score - trace.score - net_fresh
+        return new, log_weight(new.score, trace.score, net_fresh)
 
 
 def _signature_or_none(fn: Callable) -> inspect.Signature | None:

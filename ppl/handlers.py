@@ -23,6 +23,7 @@ from typing import Any
 from ppl.choicemap import EMPTY, ChoiceMap, Selection
 from ppl.errors import AddressError, ModelError, SupportError
 from ppl.distributions import Primitive
+from ppl.log_weights import fresh_part
 from ppl.primitive_gf import PrimitiveGF, ensure_ready
 
 _STACK: contextvars.ContextVar[tuple] = contextvars.ContextVar("ppl_handler_stack", default=())
@@ -122,7 +123,7 @@ class GenerateHandler(Handler):
     def call(self, path: tuple, gen_fn: Any, args: tuple) -> Any:
         self.claim(path)
         trace, weight = gen_fn.generate(self.rng, sub_constraints(self.constraints, path), *args)
-        self.net_fresh += trace.score - weight
+        self.net_fresh += fresh_part(trace.score, 0.0, weight)
         return self.record(path, trace)
 
 
@@ -155,12 +156,12 @@ class UpdateHandler(Handler):
         old = self.previous.subtraces.get(path)
         if old is not None and old.gen_fn is gen_fn:
             trace, weight, discard = gen_fn.update(self.rng, old, constraint, *args)
-            self.net_fresh += trace.score - old.score - weight
+            self.net_fresh += fresh_part(trace.score, old.score, weight)
             if not (isinstance(discard, ChoiceMap) and discard.is_empty()):
                 self.discard[path] = discard
         else:
             trace, weight = gen_fn.generate(self.rng, constraint, *args)
-            self.net_fresh += trace.score - weight
+            self.net_fresh += fresh_part(trace.score, 0.0, weight)
             if old is not None:
                 self.discard[path] = old.choices
         return self.record(path, trace)
@@ -188,10 +189,10 @@ class RegenerateHandler(Handler):
         old = self.previous.subtraces.get(path)
         if old is not None and old.gen_fn is gen_fn:
             trace, weight = gen_fn.regenerate(self.rng, old, self._sub_selection(path), *args)
-            self.net_fresh += trace.score - old.score - weight
+            self.net_fresh += fresh_part(trace.score, old.score, weight)
         else:
             trace, weight = gen_fn.generate(self.rng, EMPTY, *args)
-            self.net_fresh += trace.score - weight
+            self.net_fresh += fresh_part(trace.score, 0.0, weight)
             if old is not None:
                 self.net_fresh -= old.choice_score
         return self.record(path, trace)

@@ -129,8 +129,9 @@ class Model:
     def twist(self, amount: float) -> None:
         """A temporary weight that steers resampling; removed before the next step and at the end."""
         value = float(amount)
-        if math.isnan(value):
-            raise ModelError(f"{type(self).__name__}.twist got NaN")
+        if not math.isfinite(value):
+            raise ModelError(f"{type(self).__name__}.twist got {value}: a twist must be finite "
+                             "(to kill a particle whose prefix cannot be completed, use condition(False))")
         self.weight += value
         self.twist_amount += value
 
@@ -173,7 +174,7 @@ class Model:
         new = object.__new__(type(self))
         memo: dict = {}
         for key, value in self.__dict__.items():
-            new.__dict__[key] = clone_value(value, memo)
+            new.__dict__[key] = value if key == "_rng" else clone_value(value, memo)
         return new
 
     @property
@@ -223,7 +224,7 @@ class Model:
         path = self._claim(address)
         trace = call.gen_fn.simulate(self._rng, *call.args)
         self._current.append((path, trace.choices))
-        self.weight += trace.score - trace.choice_score  # evidence inside the call
+        self.weight += trace.score - trace.choice_score if trace.score > -math.inf else -math.inf  # evidence inside the call
         return trace.retval
 
     def _score_observation(self, primitive: Primitive, value: Any, address: Any) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 from ppl.choicemap import ChoiceMap, EMPTY, Selection
 from ppl.distributions import Primitive
 from ppl.errors import AddressError, SupportError
+from ppl.log_weights import log_weight
 from ppl.trace import LeafTrace
 
 
@@ -63,7 +64,7 @@ class PrimitiveGF:
         else:
             value, discard = _checked(primitive, constraint), trace.value
         new = LeafTrace(self, primitive, value, _log_prob_or_minus_inf(primitive, value))
-        return new, new.score - trace.score, discard
+        return new, log_weight(new.score, trace.score, 0.0), discard
 
     def regenerate(self, rng: Any, trace: LeafTrace, selection: Selection, primitive: Primitive) -> tuple[LeafTrace, float]:
         if selection.is_all():
@@ -71,7 +72,7 @@ class PrimitiveGF:
             return self.simulate(rng, primitive), 0.0
         ensure_ready(primitive)
         new = LeafTrace(self, primitive, trace.value, _log_prob_or_minus_inf(primitive, trace.value))
-        return new, new.score - trace.score
+        return new, log_weight(new.score, trace.score, 0.0)
 
 
 def _log_prob_or_minus_inf(primitive: Primitive, value: Any) -> float:

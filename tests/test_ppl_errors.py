@@ -131,3 +131,30 @@ def test_all_zero_posterior_is_a_clear_error_not_nan():
     assert exact.log_z == -math.inf
     with pytest.raises(ppl.ModelError, match="probability 0"):
         exact.marginal("x")
+
+
+def test_impossible_updates_weigh_minus_infinity_not_nan():
+    @ppl.gen
+    def emit(t, previous):
+        x = ppl.sample(dist.Bernoulli(0.5), "x")
+        ppl.observe(dist.Bernoulli(1.0 if x else 0.0), 1, "y")  # x = 0 is impossible
+        return x
+
+    chain = ppl.unfold(emit, 2)
+    trace, _ = chain.generate(0, {(0, "x"): 1, (1, "x"): 1}, None)
+    new, weight, _ = chain.update(0, trace, {(0, "x"): 0})
+    assert new.score == -math.inf and weight == -math.inf
+    _, generate_weight = chain.generate(0, {(0, "x"): 0}, None)
+    assert generate_weight == -math.inf
+
+
+def test_non_finite_twist_is_an_error():
+    class Twisted(ppl.Model):
+        def __init__(self):
+            super().__init__()
+
+        def step(self):
+            self.twist(-math.inf)
+
+    with pytest.raises(ppl.ModelError, match="twist"):
+        Twisted().step_sync(ppl.rng(0))
