@@ -200,6 +200,34 @@ def run_ours_contexts(llm, prompt_ids: list[int], n: int, steps: int, seed: int)
     return elapsed
 
 
+def check_against_fresh_forward(llm, rounds: int = 6, seed: int = 0) -> float:
+    """Largest |log p| difference between the batched/cached/cloned path and a fresh full forward pass."""
+    import random
+
+    import numpy as np
+    import torch
+
+    g = random.Random(seed)
+    vocab = [t.id for t in llm.vocabulary.tokens if t is not None and not t.is_special]
+    population = [llm.context([g.choice(vocab) for _ in range(g.randint(1, 6))]) for _ in range(3)]
+    worst = 0.0
+    for _ in range(rounds):
+        population = [g.choice(population).clone() for _ in range(g.randint(2, 12))]
+        dists = [c.next_token() for c in population]
+        pendings = [p for p in (d.pending() for d in dists) if p is not None]
+        if pendings:
+            llm.server.serve(pendings)
+        for ctx, d in zip(population, dists):
+            with torch.inference_mode():
+                logits = llm.model(input_ids=torch.tensor([ctx.token_ids], device=llm.device)).logits[0, -1]
+            fresh = torch.log_softmax(logits.double(), -1).cpu().numpy()
+            worst = max(worst, float(np.abs(d.target_logprobs() - fresh).max()))
+        for ctx in population:
+            for _ in range(g.randint(1, 3)):
+                ctx.extend(g.choice(vocab))
+    return worst
+
+
 def _sync(device) -> None:
     import torch
 
@@ -314,6 +342,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1, help="time our jobs and generate this many times, keep the fastest")
     parser.add_argument("--out", type=Path, default=None, help="append a markdown table to this file")
+    parser.add_argument("--check", action="store_true",
+                        help="first compare the batched path with fresh forward passes on this device and dtype")
     parser.add_argument("--peer", choices=["llamppl", "genlm"], help=argparse.SUPPRESS)
     parser.add_argument("--peer-model", help=argparse.SUPPRESS)
     parser.add_argument("--peer-prompt", help=argparse.SUPPRESS)
@@ -337,6 +367,9 @@ def main() -> None:
     header = (f"model {args.model} ({type(llm.model).__name__}, {params / 1e6:.1f}M parameters, vocabulary {len(llm.vocabulary)}), "
               f"device {args.device}, dtype {args.dtype}, threads {args.threads}, prompt {PROMPT!r} ({len(prompt_ids)} tokens)")
     print(header, flush=True)
+    if args.check:
+        print(f"check: max |batched - fresh| log-probability {check_against_fresh_forward(llm):.3g}", flush=True)
+        llm.clear_cache()
     run_generate(llm, prompt_ids, 2, 4)  # warm-up
     run_ours_model(llm, prompt_ids, 2, 4, args.seed)
     for n in args.particles:
