@@ -90,9 +90,15 @@ def _llama(model: Any) -> LeanForward:
             v = attn.v_proj(h).view(n, s, -1, head_dim).transpose(1, 2)
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
             keys, values = cache.write(i, k, v)
-            out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=attn.scaling,
-                                                 enable_gqa=groups > 1)
-            x = x + attn.o_proj(out.transpose(1, 2).reshape(n, s, -1))
+            if groups > 1 and s == 1 and mask is None:
+                # One query per sequence: a key/value head's `groups` query heads become its rows of queries,
+                # so attention runs on the key/value heads directly (no repeated keys, fast kernels).
+                out = F.scaled_dot_product_attention(q.reshape(n, -1, groups, head_dim), keys, values, scale=attn.scaling)
+                out = out.reshape(n, 1, -1)
+            else:
+                out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=attn.scaling,
+                                                     enable_gqa=groups > 1).transpose(1, 2).reshape(n, s, -1)
+            x = x + attn.o_proj(out)
             x = x + layer.mlp(layer.post_attention_layernorm(x))
         x = body.norm(_select(x, keep))
         return model.lm_head(x)
