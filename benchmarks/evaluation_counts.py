@@ -29,6 +29,7 @@ class PrefixWork:
     awrs_tests: float           # token tests per draw (mean over repeats)
     awrs_bytes: float           # bytes fed to the constraint by those tests (mean)
     awrs_seconds: float         # constraint time of the first repeat
+    awrs_total_seconds: float   # the whole awrs() call of the first repeat (its own sampling work included)
     mask_advances: int | None   # trie edges advanced + 1 (EOS); None where the mask was skipped
     mask_seconds: float | None
 
@@ -74,17 +75,20 @@ def measure_trajectory(llm: Any, prompt: str, constraint: CountedConstraint, tri
             constraint.is_accepting(state)
             mask_seconds = time.perf_counter() - started
             mask_advances = advances + 1
-        tests, fed, first_seconds, chosen, chosen_states = [], [], 0.0, None, {}
+        tests, fed, first_seconds, first_total, chosen, chosen_states = [], [], 0.0, 0.0, None, {}
         for k in range(repeats):
             states: dict = {}
             constraint.counts.reset()
+            started = time.perf_counter()
             draw = awrs(SeededRng(seed * 1_000_003 + t * repeats + k), probs,
                         lambda i: _accepts(llm, constraint, state, i, states))
+            if k == 0:
+                first_total = time.perf_counter() - started
+                first_seconds, chosen, chosen_states = constraint.counts.seconds, draw.token, states
             tests.append(draw.evaluations)
             fed.append(constraint.counts.bytes)
-            if k == 0:
-                first_seconds, chosen, chosen_states = constraint.counts.seconds, draw.token, states
-        out.steps.append(PrefixWork(float(np.mean(tests)), float(np.mean(fed)), first_seconds, mask_advances, mask_seconds))
+        out.steps.append(PrefixWork(float(np.mean(tests)), float(np.mean(fed)), first_seconds, first_total,
+                                    mask_advances, mask_seconds))
         if chosen is None:
             break
         if chosen == eos:
@@ -109,6 +113,7 @@ class WorkSummary:
     ratio: float
     byte_ratio: float
     awrs_ms: float
+    awrs_total_ms: float
     mask_ms: float
     median_ratio: float
 
@@ -127,5 +132,6 @@ def summarize(trajectories: list[Trajectory]) -> WorkSummary:
         prefixes=len(steps), masked_prefixes=len(both), awrs_tests=tests, awrs_bytes=fed, mask_advances=adv,
         ratio=adv / tests if tests else math.inf, byte_ratio=adv / fed if fed else math.inf,
         awrs_ms=1000 * float(np.mean([s.awrs_seconds for s in both])),
+        awrs_total_ms=1000 * float(np.mean([s.awrs_total_seconds for s in both])),
         mask_ms=1000 * float(np.mean([s.mask_seconds for s in both])),
         median_ratio=float(np.median(per_prefix)) if per_prefix else math.nan)
