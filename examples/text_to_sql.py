@@ -2,13 +2,18 @@
 
 Run: python examples/text_to_sql.py [path/to/spider]
 """
+import os
 import sqlite3
 import sys
 from pathlib import Path
 
 import lm
 
-SPIDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "spider"
+# The Spider subset: $PPL_SHARED_DATA/spider, else ../shared/data/spider beside the checkout, else /work/shared.
+_SHARED = [Path(os.environ["PPL_SHARED_DATA"])] if os.environ.get("PPL_SHARED_DATA") else []
+SPIDER = next((p / "spider" for p in _SHARED + [Path(__file__).resolve().parents[2] / "shared" / "data",
+                                                Path("/work/shared/data")] if (p / "spider").is_dir()),
+              Path("/work/shared/data/spider"))
 
 
 def main(spider: Path = SPIDER, particles: int = 6, seed: int = 0) -> list:

@@ -11,11 +11,12 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
+from shared_data import JSONSCHEMABENCH
 from lm.constraints.base import ConstraintError
 from lm.constraints.json_numbers import Bounds, Candidates, prefix_viable, step as number_step, value_ok
 from lm.constraints.json_schema import json_schema
 
-DATA = Path("/work/shared/data/jsonschemabench/schemas")
+DATA = JSONSCHEMABENCH / "schemas"
 SAMPLE = sorted(DATA.glob("*.json"))[::19] if DATA.exists() else []
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

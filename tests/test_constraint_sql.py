@@ -17,7 +17,7 @@ from lm.constraints.sql_grammar import render_name, scopes, sql_grammar
 from lm.constraints.sql_sampler import GrammarSampler
 from lm.constraints.sql_schema import ForeignKey, read_schema, split_statements
 
-SPIDER = Path("/work/shared/data/spider")
+from shared_data import SPIDER  # noqa: E402
 pytestmark = pytest.mark.skipif(not SPIDER.is_dir(), reason="Spider data not available")
 
 
