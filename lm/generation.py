@@ -38,6 +38,9 @@ METHODS = ("smc", "lcd", "rerank")
 class ConstrainedGeneration(ppl.Model):
     """Text from a language model, one token per step, under a constraint on its bytes."""
 
+    # Immutable by contract (constraint states never change in place): clones share them.
+    shared_attributes = ("constraint", "state", "_next_state", "trie", "twist_fn", "potential")
+
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
                  potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None):

@@ -46,7 +46,14 @@ def clone_value(value: Any, memo: dict) -> Any:
 
 
 class Model:
-    """Base class of sequential models; subclasses define `step()` and call `super().__init__()`."""
+    """Base class of sequential models; subclasses define `step()` and call `super().__init__()`.
+
+    `shared_attributes` names attributes that clones share instead of copying: immutable
+    values the class knows about (a constraint and its immutable parser state, a tokenizer
+    trie) that `clone_value` cannot recognize as immutable by their type.
+    """
+
+    shared_attributes: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.weight = 0.0
@@ -173,8 +180,9 @@ class Model:
         self._check_initialized()
         new = object.__new__(type(self))
         memo: dict = {}
+        shared = type(self).shared_attributes
         for key, value in self.__dict__.items():
-            new.__dict__[key] = value if key == "_rng" else clone_value(value, memo)
+            new.__dict__[key] = value if key == "_rng" or key in shared else clone_value(value, memo)
         return new
 
     @property

@@ -129,3 +129,13 @@ def test_model_errors_are_clear():
 
     with pytest.raises(ppl.SupportError, match="'count'"):
         BadObservation().step_sync(ppl.rng(0))
+
+
+def test_shared_attributes_are_not_copied():
+    class WithTable(Walk):
+        shared_attributes = ("table",)
+
+    model = WithTable(2)
+    model.table = {"big": list(range(10))}
+    twin = model.clone()
+    assert twin.table is model.table and twin.history is not model.history

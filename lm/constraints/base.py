@@ -22,8 +22,11 @@ class Constraint(ABC):
     """A predicate on byte strings with a prefix test and a completion test.
 
     Subclasses implement `start`, `advance` and `is_accepting`; `viable` and `accepts`
-    follow. States are immutable values; `advance` never mutates its argument.
+    follow. States are immutable values; `advance` never mutates its argument. Constraints
+    are shared, never copied, when a ppl.Model particle is cloned.
     """
+
+    __ppl_shared__ = True
 
     @abstractmethod
     def start(self) -> State:
