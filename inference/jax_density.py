@@ -19,6 +19,7 @@ import numpy as np
 import numpyro.distributions as nd
 from numpyro.distributions.transforms import biject_to
 
+from inference.jax_log_prob import log_prob
 from ppl.choicemap import ChoiceMap
 from ppl.combinators import Switch
 from ppl.distributions import NumpyroPrimitive, Primitive, as_primitive
@@ -110,15 +111,6 @@ class JaxDensityHandler(Handler):
 
     def factor(self, log_weight: Any) -> None:
         self.log_density = self.log_density + log_weight
-
-
-def log_prob(primitive: Primitive, value: Any) -> Any:
-    """log density of `value` in JAX (numpyro distributions) or float (other primitives); -inf outside the support."""
-    if isinstance(primitive, NumpyroPrimitive):
-        d = primitive.d
-        inside = jnp.all(d.support.check(value))
-        return jnp.where(inside, jnp.sum(d.log_prob(value)), -jnp.inf)
-    return primitive.log_prob(value)
 
 
 def run_body(gen_fn: Any, args: tuple, handler: JaxDensityHandler) -> Any:

@@ -10,7 +10,6 @@ import zlib
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ppl.choicemap import ChoiceMap
@@ -21,21 +20,9 @@ from ppl.generative import DynamicGenFn
 from ppl.handlers import Handler
 from ppl.primitive_gf import PrimitiveGF
 
+from inference.jax_log_prob import log_prob
 from inference.vi.branching import Branch
 from inference.vi.estimators import ENUMERATE, REINFORCE, REPARAM, EstimatorTable, finite_support, show
-
-
-@jax.jit
-def _numpyro_log_prob(d: Any, value: Any) -> Any:
-    # One compiled call per (distribution type, shapes): eager evaluation would dispatch a dozen ops.
-    return jnp.where(jnp.all(d.support.check(value)), jnp.sum(d.log_prob(value)), -jnp.inf)
-
-
-def log_prob(primitive: Primitive, value: Any) -> Any:
-    """log density of `value` as a JAX scalar; -inf outside the support (numpyro does not check)."""
-    if isinstance(primitive, NumpyroPrimitive):
-        return _numpyro_log_prob(primitive.d, value)
-    return jnp.asarray(primitive.log_prob(value), dtype=jnp.float64)  # fixed parameters: needs a concrete value
 
 
 class JaxHandler(Handler):
