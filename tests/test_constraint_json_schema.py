@@ -431,3 +431,19 @@ def test_bad_schemas_name_keyword_and_path():
                      "$ref": "#/$defs/a"}).viable(b"1")
     with pytest.raises(ConstraintError, match="not JSON"):
         json_schema("{not json")
+
+
+def test_key_prefix_ending_inside_a_character_is_checked():
+    """A closed key set also prunes prefixes that end inside a UTF-8 sequence or a \\u escape."""
+    c = json_schema({"type": "object", "properties": {"passengers": {"type": "integer"}, "café": {"type": "integer"},
+                                                      "\U0001F600": {"type": "integer"}},
+                     "additionalProperties": False})
+    start = c.start()
+    dead = [b'{"pa\xc3', b'{"\\u00e', b'{"caf\\u00f', b'{"\xe2', b'{"\xf0\x9f\x99']
+    alive = [b'{"pa', b'{"caf\xc3', b'{"caf\\u00e', b'{"caf\\u0', b'{"\\u0070as', b'{"\xf0\x9f\x98', b'{"\\ud83d']
+    for prefix in dead:
+        assert c.advance(start, prefix) is None, prefix
+    for prefix in alive:
+        assert c.advance(start, prefix) is not None, prefix
+    for document in ['{"café": 1}', '{"caf\\u00e9": 2}', '{"\U0001F600": 3}', '{"\\ud83d\\ude00": 4}']:
+        assert c.accepts(document.encode()), document

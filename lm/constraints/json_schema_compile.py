@@ -237,6 +237,21 @@ class ObjectSpec:
                     return False
         return True
 
+    def key_prefix_range_ok(self, prefix: str, low: int, high: int, seen: frozenset[str]) -> bool:
+        """Some allowed key continues `prefix` with a character in [low, high): the character being read is incomplete."""
+        high = min(high, 0x110000)
+        for names, patterns in self.closed:
+            if patterns:
+                continue  # a pattern cannot be tested on half a character: stay permissive (sound)
+            index = bisect.bisect_left(names, prefix + chr(low))
+            while index < len(names) and names[index].startswith(prefix) and ord(names[index][len(prefix)]) < high:
+                if names[index] not in seen:
+                    break
+                index += 1
+            else:
+                return False
+        return True
+
     def can_add_key(self, seen: frozenset[str]) -> bool:
         if self.max_properties is not None and len(seen) >= self.max_properties:
             return False

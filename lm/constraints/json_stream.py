@@ -101,6 +101,26 @@ def string_byte(lex: int, acc: int, b: int) -> Any:
     return (0, 0, acc, False) if following < 0 else (following, acc, -1, False)
 
 
+_MISSING_UTF8 = {10: 1, 11: 2, 12: 2, 13: 2, 14: 3, 15: 3, 16: 3}
+
+
+def pending_range(lex: int, acc: int) -> tuple[int, int] | None:
+    """Code points [low, high) an incomplete character can still become, or None if unknown.
+
+    A UTF-8 sequence with k continuation bytes missing spans [acc << 6k, (acc + 1) << 6k); a \\u
+    escape with m hex digits missing spans [acc 16^m, (acc + 1) 16^m). Ranges that touch the
+    surrogates (escaped pairs) and a bare backslash are left unchecked.
+    """
+    if 2 <= lex <= 5:
+        missing = 6 - lex
+        low, high = acc << (4 * missing), (acc + 1) << (4 * missing)
+        return None if low < 0xE000 and high > 0xD800 else (low, high)
+    missing = _MISSING_UTF8.get(lex)
+    if missing is None:
+        return None
+    return acc << (6 * missing), (acc + 1) << (6 * missing)
+
+
 class Document:
     """Byte access to the text read so far plus the chunk being read (for whole-value checks)."""
 
@@ -274,6 +294,10 @@ class JsonMachine:
         if code >= 0:
             content, high = _append(content, high, code, escaped)
             if not high and not spec.key_prefix_ok(content, obj[3]):
+                return []
+        elif not high:
+            span = pending_range(lex, acc)
+            if span is not None and not spec.key_prefix_range_ok(content, span[0], span[1], obj[3]):
                 return []
         return [((KEY, lex, acc, content, high), owner)]
 
