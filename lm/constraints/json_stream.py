@@ -101,7 +101,8 @@ def string_byte(lex: int, acc: int, b: int) -> Any:
     return (0, 0, acc, False) if following < 0 else (following, acc, -1, False)
 
 
-_MISSING_UTF8 = {10: 1, 11: 2, 12: 2, 13: 2, 14: 3, 15: 3, 16: 3}
+_MISSING_UTF8 = {10: 1, 11: 2, 14: 3}
+_AFTER_NARROW_LEAD = {12: (0x800, 0x1000), 13: (0xD000, 0xD800), 15: (0x10000, 0x40000), 16: (0x100000, 0x110000)}
 
 
 def pending_range(lex: int, acc: int) -> tuple[int, int] | None:
@@ -115,6 +116,8 @@ def pending_range(lex: int, acc: int) -> tuple[int, int] | None:
         missing = 6 - lex
         low, high = acc << (4 * missing), (acc + 1) << (4 * missing)
         return None if low < 0xE000 and high > 0xD800 else (low, high)
+    if lex in _AFTER_NARROW_LEAD:  # E0, ED, F0, F4: the next byte's range is narrower than the bits say
+        return _AFTER_NARROW_LEAD[lex]
     missing = _MISSING_UTF8.get(lex)
     if missing is None:
         return None
