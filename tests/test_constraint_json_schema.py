@@ -283,7 +283,11 @@ def test_object_keys_any_order_required_and_duplicates():
     assert not c.viable(b'{"a": 1, "a"')                   # duplicate key
     assert not c.viable(b'{"c')                            # no property starts with c
     assert not c.viable(b'{"a": 1, "b": "x", ')            # nothing left to add
-    assert c.accepts(b'{"\\u0061": 1, "b": "x"}')          # keys compare decoded
+    assert not c.accepts(b'{"\\u0061": 1, "b": "x"}')      # compact writes printable ASCII literally, as json.dumps does
+    loose = json_schema({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+                         "required": ["a", "b"], "additionalProperties": False}, whitespace="any")
+    assert loose.accepts(b'{"\\u0061": 1, "b": "x"}')      # keys compare decoded
+    assert not loose.viable(b'{"\\u0061": 1, "a"')         # ... so this is a duplicate
 
 
 def test_whitespace_conventions():
@@ -439,8 +443,8 @@ def test_key_prefix_ending_inside_a_character_is_checked():
                                                       "\U0001F600": {"type": "integer"}},
                      "additionalProperties": False})
     start = c.start()
-    dead = [b'{"pa\xc3', b'{"\\u00e', b'{"caf\\u00f', b'{"\xe2', b'{"\xf0\x9f\x99', b'{"pa\xe0', b'{"\xf4']
-    alive = [b'{"pa', b'{"caf\xc3', b'{"caf\\u00e', b'{"caf\\u0', b'{"\\u0070as', b'{"\xf0\x9f\x98', b'{"\\ud83d']
+    dead = [b'{"pa\xc3', b'{"\\u00e', b'{"caf\\u00f', b'{"\xe2', b'{"\xf0\x9f\x99', b'{"pa\xe0', b'{"\xf4', b'{"\\u0070as']
+    alive = [b'{"pa', b'{"caf\xc3', b'{"caf\\u00e', b'{"caf\\u0', b'{"\xf0\x9f\x98', b'{"\\ud83d']
     for prefix in dead:
         assert c.advance(start, prefix) is None, prefix
     for prefix in alive:

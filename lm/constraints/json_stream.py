@@ -124,6 +124,27 @@ def pending_range(lex: int, acc: int) -> tuple[int, int] | None:
     return acc << (6 * missing), (acc + 1) << (6 * missing)
 
 
+def needless_escape(lex: int, code: int, escaped: bool, span: tuple[int, int] | None) -> bool:
+    """A \\u escape of a printable ASCII character other than '"' and '\\', which json.dumps never writes.
+
+    Checked on the complete escape (`code`) and early on the range an incomplete one can still
+    become (`span`), so generation cannot wander into spelling keys as "\\u0070\\u0061...".
+    """
+    if code >= 0:
+        return escaped and 0x20 <= code < 0x7F and code not in (0x22, 0x5C)
+    if span is None or not 2 <= lex <= 5:
+        return False
+    low, high = span
+    return 0x20 <= low and high <= 0x7F and not (low <= 0x22 < high or low <= 0x5C < high)
+
+
+def literal_free_spans(span: tuple[int, int]) -> list[tuple[int, int]]:
+    """The parts of a pending \\u escape's range that may be escaped (not printable ASCII, or '"' or '\\')."""
+    low, high = span
+    parts = [(low, min(high, 0x20)), (max(low, 0x7F), high), (0x22, 0x23), (0x5C, 0x5D)]
+    return [(a, b) for a, b in parts if a < b and low <= a and b <= high]
+
+
 class Document:
     """Byte access to the text read so far plus the chunk being read (for whole-value checks)."""
 
@@ -143,6 +164,7 @@ class JsonMachine:
         self.compiled = compiled
         self.any_ws = whitespace == "any"
         self.spaced = whitespace == "compact"
+        self.canonical_escapes = whitespace != "any"  # compact/minified: no needless \\u escapes
         self.exponent = exponent  # False: numbers are written without an exponent
 
     def _lexical(self, spec: Any) -> bool:
@@ -294,13 +316,16 @@ class JsonMachine:
                 return []
             return [((OBJ, O_COLON, spec, seen | {content}, child, obj[5]), owner[1])]
         lex, acc, code, escaped = result
+        span = pending_range(lex, acc) if code < 0 else None
+        if self.canonical_escapes and needless_escape(lex, code, escaped, span):
+            return []
         if code >= 0:
             content, high = _append(content, high, code, escaped)
             if not high and not spec.key_prefix_ok(content, obj[3]):
                 return []
-        elif not high:
-            span = pending_range(lex, acc)
-            if span is not None and not spec.key_prefix_range_ok(content, span[0], span[1], obj[3]):
+        elif not high and span is not None:
+            spans = literal_free_spans(span) if self.canonical_escapes and 2 <= lex <= 5 else [span]
+            if not any(spec.key_prefix_range_ok(content, low, high_, obj[3]) for low, high_ in spans):
                 return []
         return [((KEY, lex, acc, content, high), owner)]
 
@@ -356,6 +381,8 @@ class JsonMachine:
                 return []
             return [thread[1]]
         lex, acc, code, escaped = result
+        if self.canonical_escapes and needless_escape(lex, code, escaped, pending_range(lex, acc) if code < 0 else None):
+            return []
         if code >= 0:
             paired = high and escaped and 0xDC00 <= code <= 0xDFFF
             if not paired:
