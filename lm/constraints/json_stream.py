@@ -109,13 +109,12 @@ def pending_range(lex: int, acc: int) -> tuple[int, int] | None:
     """Code points [low, high) an incomplete character can still become, or None if unknown.
 
     A UTF-8 sequence with k continuation bytes missing spans [acc << 6k, (acc + 1) << 6k); a \\u
-    escape with m hex digits missing spans [acc 16^m, (acc + 1) 16^m). Ranges that touch the
-    surrogates (escaped pairs) and a bare backslash are left unchecked.
+    escape with m hex digits missing spans the escape values [acc 16^m, (acc + 1) 16^m) (see
+    escape_spans for the characters those become); a bare backslash is left unchecked.
     """
     if 2 <= lex <= 5:
         missing = 6 - lex
-        low, high = acc << (4 * missing), (acc + 1) << (4 * missing)
-        return None if low < 0xE000 and high > 0xD800 else (low, high)
+        return acc << (4 * missing), (acc + 1) << (4 * missing)
     if lex in _AFTER_NARROW_LEAD:  # E0, ED, F0, F4: the next byte's range is narrower than the bits say
         return _AFTER_NARROW_LEAD[lex]
     missing = _MISSING_UTF8.get(lex)
@@ -138,11 +137,21 @@ def needless_escape(lex: int, code: int, escaped: bool, span: tuple[int, int] | 
     return 0x20 <= low and high <= 0x7F and not (low <= 0x22 < high or low <= 0x5C < high)
 
 
-def literal_free_spans(span: tuple[int, int]) -> list[tuple[int, int]]:
-    """The parts of a pending \\u escape's range that may be escaped (not printable ASCII, or '"' or '\\')."""
+def escape_spans(span: tuple[int, int], canonical: bool) -> list[tuple[int, int]]:
+    """The characters a pending \\u escape with values in `span` can still stand for.
+
+    High surrogates become the astral characters of their pairs; with canonical escapes the
+    printable ASCII characters other than '"' and '\\' are left out (they are written literally).
+    """
     low, high = span
-    parts = [(low, min(high, 0x20)), (max(low, 0x7F), high), (0x22, 0x23), (0x5C, 0x5D)]
-    return [(a, b) for a, b in parts if a < b and low <= a and b <= high]
+    cuts = [(low, min(high, 0xD800)), (max(low, 0xDC00), high)]
+    if low < 0xDC00 and high > 0xD800:
+        a, b = max(low, 0xD800), min(high, 0xDC00)
+        cuts.append((((a - 0xD800) << 10) + 0x10000, ((b - 0xD800) << 10) + 0x10000))
+    if canonical:
+        allowed = [(0, 0x20), (0x22, 0x23), (0x5C, 0x5D), (0x7F, 0x110000)]
+        cuts = [(max(a, c), min(b, d)) for a, b in cuts for c, d in allowed]
+    return [(a, b) for a, b in cuts if a < b]
 
 
 class Document:
@@ -324,7 +333,7 @@ class JsonMachine:
             if not high and not spec.key_prefix_ok(content, obj[3]):
                 return []
         elif not high and span is not None:
-            spans = literal_free_spans(span) if self.canonical_escapes and 2 <= lex <= 5 else [span]
+            spans = escape_spans(span, self.canonical_escapes) if 2 <= lex <= 5 else [span]
             if not any(spec.key_prefix_range_ok(content, low, high_, obj[3]) for low, high_ in spans):
                 return []
         return [((KEY, lex, acc, content, high), owner)]
