@@ -332,6 +332,11 @@ class JsonMachine:
             content, high = _append(content, high, code, escaped)
             if not high and not spec.key_prefix_ok(content, obj[3]):
                 return []
+        elif not high and lex == 1:  # after a backslash: a simple escape or any \\u escape may follow
+            spans = [(c, c + 1) for c in _ESCAPES.values() if not (self.canonical_escapes and c == 0x2F)]
+            spans += escape_spans((0, 0x10000), self.canonical_escapes)
+            if not any(spec.key_prefix_range_ok(content, low, high_, obj[3]) for low, high_ in spans):
+                return []
         elif not high and span is not None:
             spans = escape_spans(span, self.canonical_escapes) if 2 <= lex <= 5 else [span]
             if not any(spec.key_prefix_range_ok(content, low, high_, obj[3]) for low, high_ in spans):
