@@ -111,7 +111,7 @@ def part_counts(args: argparse.Namespace, jtasks: list[JsonTask], stasks: list[S
             trajectories = []
             t0 = time.perf_counter()
             for i, task in enumerate(tasks):
-                constraint = json_constraint(task, ascii_literal=True) if kind == "JSON" else sql_constraint(task)
+                constraint = json_constraint(task) if kind == "JSON" else sql_constraint(task)
                 trajectories.append(measure_trajectory(
                     llm, task.prompt, constraint, trie, max_tokens=args.count_tokens, repeats=args.count_repeats,
                     seed=args.seed + i, mask_every=args.mask_every_large if large else 1))
@@ -374,8 +374,9 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
     L.append("- every prompt ends at the colon the model was trained to follow with a space; every constraint "
              "(ours and the peers') starts with that space, so the model keeps its own tokenization "
              "(`benchmarks/counted_constraint.py`)")
-    L.append("- our runs wrap each constraint in `CountedConstraint`, whose constraint and states are declared "
-             "`__ppl_shared__`: see Findings, as shipped `ConstrainedGeneration.clone` deep-copies the constraint.\n")
+    L.append("- our runs wrap each constraint in `CountedConstraint` (the leading space, counting and timing of "
+             "`advance`; constraint and states declared shared across particle clones, as the library's own "
+             f"constraints are since 7162407); library code at commit {results.get('commit', '?')}\n")
 
     L.extend(summary_lines(args, results))
 
@@ -394,8 +395,8 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
                  "new tokens given a constant logit of -40: total mass < 1e-19, built-in logprobs reproduced to 2e-6). "
                  "`random-50k` is a 2-layer GPT-2-wide (n_embd 768) model with random weights over the 50k BPE: "
                  "nearly uniform next-token distributions (max probability ~2e-4), the worst case for AWRS.\n")
-        L.append("JSON here is the task's closed schema conjoined with the ASCII-literal regex (the variant of part 2 "
-                 "whose particles survive; see Findings), SQL our SQL constraint for the question's database.\n")
+        L.append("JSON here is `json_schema` of the task's closed schema, SQL our SQL constraint for the question's "
+                 "database.\n")
         L.append("| model | vocab | trie nodes | task | prefixes (masked) | AWRS tests/token | AWRS bytes/token | mask advances/token | **ratio (advances / tests)** | median per-prefix ratio | ratio in bytes | AWRS ms/token: constraint / whole call | mask ms/token |")
         L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in c["rows"]:
@@ -433,10 +434,7 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
         L.append("")
         L.append("Ratios of wall time per valid output (theirs / ours SMC+AWRS; > 1 means ours is faster):\n")
         rows = timing_rows(t, args.particles)
-        base = {r["kind"]: r.get("wall_per_valid") for r in rows
-                if (r["method"], r["kind"]) in (("ours SMC+AWRS, ASCII-literal", "JSON"), ("ours SMC+AWRS", "SQL"))}
-        L.append("Base: JSON `ours SMC+AWRS, ASCII-literal` (the as-shipped JSON rows have almost no valid output: "
-                 "Findings 2), SQL `ours SMC+AWRS`.\n")
+        base = {r["kind"]: r.get("wall_per_valid") for r in rows if r["method"] == "ours SMC+AWRS"}
         L.append("| method | JSON | SQL |")
         L.append("|---|---|---|")
         for method in dict.fromkeys(r["method"] for r in rows):
@@ -511,58 +509,54 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
     L.append("## Findings\n")
     if results.get("clone_demo"):
         d = results["clone_demo"]
-        L.append(f"1. **Particle clones deep-copy the constraint** (lm/generation.py, `ConstrainedGeneration.__init__`, "
-                 f"lines 51-58). As shipped, `generate(method='smc')` with a raw SQL constraint took {d['raw_wall']:.1f} s "
-                 f"wall ({d['raw_cpu']:.1f} s CPU) for {d['particles']} particles on {d['task']}; the same call with the "
-                 f"constraint wrapped as shared took {d['shared_wall']:.2f} s ({d['shared_cpu']:.2f} s CPU). "
-                 "`ppl.Model.clone` deep-copies every attribute that does not declare `__ppl_shared__`, and "
-                 "`ConstrainedGeneration` keeps the constraint (its Lark grammar and memo tables), its state and the "
-                 "token trie as plain attributes. Fix: declare `__ppl_shared__ = True` on `Constraint` "
-                 "(lm/constraints/base.py: constraints are immutable) and on `TokenTrie` (inference/token_trie.py), "
-                 "and share `state`/`_next_state` (immutable by the Constraint contract), e.g. a "
-                 "`ConstrainedGeneration.clone` that pops those attributes, calls `super().clone()` and puts them "
-                 "back on both objects. Every number above was measured with the wrapper, not as shipped.")
+        slow = d["raw_wall"] / max(d["shared_wall"], 1e-9)
+        state = ("still present" if slow > 5 else
+                 "fixed in 7162407 (`Constraint.__ppl_shared__`, `Model.shared_attributes`) while this benchmark was "
+                 "being written; in the first run (same command) it took 15.5 s vs 0.25 s")
+        L.append(f"1. **Particle clones deep-copied the constraint** (lm/generation.py, `ConstrainedGeneration`: the "
+                 f"constraint with its Lark grammar and memo tables, its state and the token trie were plain "
+                 f"attributes, deep-copied by `ppl.Model.clone` on every resampling). This run: `generate(method='smc')` "
+                 f"with a raw SQL constraint took {d['raw_wall']:.2f} s wall for {d['particles']} particles on "
+                 f"{d['task']}, {d['shared_wall']:.2f} s with the constraint wrapped as shared: {state}.")
     L.extend(STATIC_FINDINGS)
     path.write_text("\n".join(L) + "\n")
 
 
 STATIC_FINDINGS = [
-    "2. **JSON keys: a prefix ending inside a character is never checked** (lm/constraints/json_stream.py, "
-    "`JsonMachine._key`, line 274: `key_prefix_ok` runs only when `code >= 0`, i.e. after a whole code point). "
-    "With a closed key set, `json_schema({'type': 'object', 'properties': {'passengers': {'type': 'integer'}}, "
-    "'additionalProperties': False}).advance(start, b'{\"pa\\xc3')` returns a state although no key continues "
-    "with U+00C0..U+00FF, and likewise `b'{\"\\\\u00e'`. Byte-level vocabularies have such tokens (`b'\\xc3'`, "
-    "`b'\\\\u00e'`); both samplers pick them when the LM prefers unlisted keys, and the particle dies at the next "
-    "token (Z = 0). This is why the as-shipped JSON rows above have 0-3 valid outputs out of 40. Fix: while a "
-    "character is incomplete, check the range of code points it can still become "
-    "([acc << 6k, (acc + 1) << 6k) for UTF-8 with k bytes missing, [acc * 16^k, (acc + 1) * 16^k) for a `\\u` "
-    "escape with k digits missing) against the sorted names (`bisect` on content + chr(lo) .. content + chr(hi)); "
-    "the same applies to enum/const string prefixes in `_string` (line 332).",
-    "3. **Keys spelled with escapes.** With an exact check of incomplete characters (tried in the benchmark "
-    "wrapper while developing it, not kept), the built-in model goes on to spell keys as "
-    "`\"pas\\u0073engers\"`: valid JSON that the constraint rightly accepts, but its mass then flows into escape "
-    "tokens and the particles rarely finish. The grammars of the peers we looked at write property names "
-    "literally. The 'ASCII-literal' rows conjoin the schema with the regex `[ -\\[\\]-~]*` (printable ASCII, "
-    "no backslash) through the public `&`; a generation option that writes strings with the fewest escapes "
-    "(as `compact` does for whitespace) would make that unnecessary.",
-    "4. **AWRS costs O(|V|) numpy work per draw** (inference/awrs.py lines 82-86: `remaining.sum()` and "
-    "`rng.categorical(remaining)` over the whole vocabulary for every token tried). With 50,257 tokens that is "
-    "about 0.2 ms per draw (about 0.23 ms measured on uniform-ish probabilities), more than a constraint test; "
-    "where many tokens are rejected (random-50k rows) it is most of AWRS's time. A lazily materialized "
-    "without-replacement order (Gumbel/exponential keys with `argpartition` in growing chunks, as genlm-control "
-    "does) or a Fenwick tree over the probabilities makes each draw O(log |V|) after one O(|V|) pass.",
-    "5. **genlm-control on JSON: 0 valid outputs.** At the first key the built-in model puts 1e-9..6e-6 of its "
-    "mass on the schema's property names (measured with our constraint; 0.98 for Github_easy---o14025). "
-    "genlm-control's `recursive_awrs` kills the particle once the rejected mass exceeds 1 - 1e-5 "
-    "(`error_tolerance`), so every particle dies there; ours keeps drawing (numerically safe for such "
-    "distributions) and finds the valid keys. Its `JsonSchema` potential also rejects keys outside `properties` "
-    "even when the schema allows them (we close the schemas, so this does not matter here). On SQL it works; "
-    "`BoolCFG.from_lark` takes about 30 s per database grammar.",
-    "6. **Accuracy is limited by the model.** The built-in model (3.8M parameters) often answers a different "
+    "2. **JSON keys: prefixes ending inside a character were not checked** (lm/constraints/json_stream.py, "
+    "`JsonMachine._key`: `key_prefix_ok` ran only after a whole code point). With a closed key set, "
+    "`advance(start, b'{\"pa\\xc3')` returned a state although no key continues with U+00C0..U+00FF, and "
+    "likewise `b'{\"\\\\u00e'`; byte-level vocabularies have such tokens, both samplers picked them when the LM "
+    "preferred unlisted keys, and the particle died one token later (Z = 0). In the run before the fix (same "
+    "command) ours had 3/40 (SMC+AWRS) and 0/40 (LCD) valid JSON outputs. Fixed in 0de0ccb and 906cec2 "
+    "(pending UTF-8 characters and `\\u` escapes checked as the code points they can become).",
+    "3. **Keys spelled with escapes.** With (2) fixed, the built-in model went on to spell keys as "
+    "`\"pas\\u0073engers\"`: valid JSON, but its mass flowed into escape tokens. Fixed in 01504d8/6ead654/0b20161 "
+    "(compact/minified write no needless `\\u` escapes, as `json.dumps` does). The 'ASCII-literal' rows keep a "
+    "user-level variant for comparison: the schema conjoined (public `&`) with the regex `[ -\\[\\]-~]*` "
+    "(printable ASCII, no backslash), which also shrinks the masks.",
+    "4. **AWRS costs O(|V|) numpy work per draw** (inference/awrs.py, `awrs.draw`, lines 82-86: "
+    "`remaining.sum()` and `rng.categorical(remaining)` over the whole vocabulary for every token tried). "
+    "Part 1's 'whole call' column shows it: with 50,257 tokens about 0.2 ms per draw, more than a constraint "
+    "test; on random-50k it is almost all of AWRS's time (2.3 s per JSON token). A lazily materialized "
+    "without-replacement order (exponential/Gumbel keys, `argpartition` in growing chunks, as genlm-control "
+    "does) or a Fenwick tree over the probabilities makes each further draw O(log |V|) after one O(|V|) pass.",
+    "5. **AWRS vs masking depends on where the LM puts its mass.** With the trained distribution (builtin, "
+    "builtin-50k) AWRS tests 15-150 tokens per token on average but a median of a handful; the means are "
+    "dominated by prefixes where the model puts almost all its mass on rejected tokens (the first key of an "
+    "off-distribution schema: 1e-9..6e-6 of the mass on the property names). With random weights the "
+    "distribution is nearly uniform over 50k tokens, so a closed key position needs thousands of draws, while "
+    "the trie walk prunes there in a few thousand advances: AWRS loses (0.24x on JSON). Masking is cheap "
+    "exactly where the constraint is tight, AWRS where the LM agrees with it.",
+    "6. **genlm-control on JSON: 0 valid outputs.** At that first key genlm-control's `recursive_awrs` kills "
+    "the particle once the rejected mass exceeds 1 - 1e-5 (`error_tolerance`), so every particle dies there; "
+    "ours keeps drawing (numerically safe for such distributions) and finds the valid keys. Its `JsonSchema` "
+    "potential also rejects keys outside `properties` even when the schema allows them (we close the schemas, "
+    "so this does not matter here). On SQL it works; `BoolCFG.from_lark` takes about 30 s per database grammar.",
+    "7. **Accuracy is limited by the model.** The built-in model (3.8M parameters) often answers a different "
     "question (`SUM(Age)` for 'how many singers'); with these short queries SMC's global correction changes "
-    "few answers (compare the oracle rows: some particle or sample was right on only a few more questions). The bar 'SMC with AWRS beats token masking at equal wall time' is judged "
-    "in the summary from this run's numbers.",
-    "7. **Languages differ slightly between engines**: ours and xgrammar/llguidance use `\", \"` and `\": \"` "
+    "few answers (compare the oracle rows: some particle or sample was right on only a few more questions).",
+    "8. **Languages differ slightly between engines**: ours and xgrammar/llguidance use `\", \"` and `\": \"` "
     "separators exactly; outlines' default allows an optional space; every engine reads the same closed schema. "
     "Peers run HF transformers' `generate` (no KV pooling) on one thread; ours runs its own forward on one thread.",
 ]
@@ -582,7 +576,7 @@ def summary_lines(args: argparse.Namespace, results: dict) -> list[str]:
     if "timing" in results:
         rows = timing_rows(results["timing"], args.particles)
         get = {(r["method"], r["kind"]): r for r in rows}
-        for kind, ours_label in (("SQL", "ours SMC+AWRS"), ("JSON", "ours SMC+AWRS, ASCII-literal")):
+        for kind, ours_label in (("SQL", "ours SMC+AWRS"), ("JSON", "ours SMC+AWRS")):
             mine = get.get((ours_label, kind), {}).get("wall_per_valid")
             parts = []
             for (method, k), r in get.items():
@@ -660,7 +654,9 @@ def main() -> None:
     results: dict[str, Any] = {
         "command": "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]))] + sys.argv[1:]),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-        "versions": library_versions()}
+        "versions": library_versions(),
+        "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True).stdout.strip()}
     jtasks = json_tasks(per_source=args.json_tasks)
     stasks = sql_tasks(tuple(args.sql_dbs), args.sql_per_db)
     if "counts" in args.parts:

@@ -3,9 +3,8 @@
 `CountedConstraint(inner, prefix=b" ")` accepts `prefix + s` for every `s` the inner constraint
 accepts, so a prompt like "SQL:" can be continued by the model's own " SELECT" token instead of
 forcing an unnatural token boundary. Its states wrap the inner states; both the constraint and
-its states declare `__ppl_shared__`, so SMC's particle clones share them instead of deep-copying
-the inner constraint (see the benchmark report: `ConstrainedGeneration.clone` deep-copies the
-constraint and its states otherwise).
+its states declare `__ppl_shared__`, so SMC's particle clones share them (as the library's own
+constraints now do) instead of deep-copying the inner constraint.
 """
 from __future__ import annotations
 
