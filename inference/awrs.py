@@ -24,6 +24,16 @@ the two cases is still properly weighted (a rejected v_{C+1} just has weight 0).
 
 Every random decision is a call to `rng.categorical`, so the sampler can be run under the
 enumerating rng and checked exactly (tests/test_awrs_exact.py).
+
+Drawing without replacement costs O(sqrt |V|) per draw, not O(|V|): the vocabulary is cut into
+about sqrt |V| contiguous blocks with their masses (`TokenBlocks`, one O(|V|) pass per
+distribution); a draw picks a block by its remaining mass, then a token inside it, both by
+`rng.categorical`, so the composite law is p restricted to the undrawn tokens. Only touched
+blocks are copied, and a touched block's mass is re-summed from its members after each removal
+(never decremented), so the undrawn mass stays a direct sum of undrawn probabilities: no
+cancellation when one token holds almost all the mass. An inverse-CDF first draw (O(log |V|)
+from the LM's cumulative sums) is not used: it needs `rng.uniform`, which cannot be enumerated,
+and block masses taken as CDF differences lose the small blocks next to a dominant token.
 """
 from __future__ import annotations
 
@@ -55,19 +65,86 @@ def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def awrs(rng: Any, probs: np.ndarray, accepts: Callable[[int], bool], *, extra_draws: int = 1,
+@dataclass(frozen=True)
+class TokenBlocks:
+    """Next-token probabilities cut into contiguous blocks of `block_size`, with each block's mass.
+
+    Built by `token_blocks` (one O(|V|) pass); a distribution sampled several times can be blocked
+    once and passed to `awrs` in place of its probabilities. `probs` is a read-only view.
+    """
+
+    probs: np.ndarray
+    block_size: int
+    masses: np.ndarray  # masses[b] = probs[b * block_size:(b + 1) * block_size].sum()
+
+
+def token_blocks(probs: np.ndarray, block_size: int | None = None) -> TokenBlocks:
+    """Block `probs` (non-negative, finite, 1-D) into blocks of `block_size` (default ceil(sqrt |V|))."""
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"probs must be a non-empty 1-D array, got shape {p.shape}")
+    if block_size is None:
+        block_size = max(1, math.isqrt(p.size - 1) + 1)
+    elif isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
+        raise ValueError(f"block_size must be a positive int, got {block_size!r}")
+    block_size = int(block_size)
+    masses = np.add.reduceat(p, np.arange(0, p.size, block_size))
+    if not np.isfinite(masses).all():
+        bad = int(np.flatnonzero(~np.isfinite(p))[0])
+        raise ValueError(f"probs must be finite: probs[{bad}] = {p[bad]}")
+    if p.min() < 0:
+        bad = int(np.argmin(p))
+        raise ValueError(f"probs must be non-negative: probs[{bad}] = {p[bad]}")
+    view = p.view()
+    view.flags.writeable = False
+    return TokenBlocks(view, block_size, masses)
+
+
+class WithoutReplacementDraws:
+    """Successive draws from a `TokenBlocks` without replacement, each O(block count + block size).
+
+    A draw is two `rng.categorical` calls: a block by its undrawn mass, then a token of that
+    block by its probability; the product is p(token) / undrawn mass, the flat law.
+    """
+
+    def __init__(self, blocks: TokenBlocks):
+        self._probs = blocks.probs
+        self._size = blocks.block_size
+        self._masses = blocks.masses.copy()
+        self._touched: dict[int, np.ndarray] = {}  # block -> its probabilities, drawn tokens zeroed
+
+    def undrawn_mass(self) -> float:
+        """The probability of the tokens not drawn yet, summed directly (0 once all are drawn)."""
+        return float(self._masses.sum())
+
+    def draw(self, rng: Any) -> int:
+        """An undrawn token, with probability proportional to p; call only while undrawn_mass() > 0."""
+        block = int(rng.categorical(self._masses))
+        members = self._touched.get(block)
+        if members is None:
+            start = block * self._size
+            members = self._touched[block] = self._probs[start:start + self._size].copy()
+        index = int(rng.categorical(members))
+        members[index] = 0.0
+        self._masses[block] = members.sum()
+        return block * self._size + index
+
+
+def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], bool], *, extra_draws: int = 1,
          max_rejections: int | None = None) -> TokenDraw:
     """Sample x ~ p(x)c(x)/Z without testing the whole vocabulary; return x and log Z_hat.
 
-    `probs` are the LM's next-token probabilities (float64, summing to 1); `accepts(i)` is the
-    constraint's test of token i. `extra_draws` (L >= 1) continuation draws estimate Z;
-    `max_rejections` caps the rejection loop (None: no cap) and keeps the weights proper.
+    `probs` are the LM's next-token probabilities (float64, summing to 1), or their `token_blocks`;
+    `accepts(i)` is the constraint's test of token i. `extra_draws` (L >= 1) continuation draws
+    estimate Z; `max_rejections` caps the rejection loop (None: no cap) and keeps the weights proper.
     """
     if extra_draws < 1:
         raise ValueError(f"extra_draws must be >= 1, got {extra_draws}")
     if max_rejections is not None and max_rejections < 0:
         raise ValueError(f"max_rejections must be >= 0 or None, got {max_rejections}")
-    remaining = np.array(probs, dtype=np.float64)
+    blocks = probs if isinstance(probs, TokenBlocks) else token_blocks(probs)
+    p = blocks.probs
+    draws = WithoutReplacementDraws(blocks)
     known: dict[int, bool] = {}
     accepted_mass = 0.0
     evaluations = 0
@@ -79,39 +156,32 @@ def awrs(rng: Any, probs: np.ndarray, accepts: Callable[[int], bool], *, extra_d
             evaluations += 1
         return known[token]
 
-    def draw() -> tuple[int, float]:
-        """A draw from p restricted to the undrawn tokens; returns it and the undrawn mass before it."""
-        undrawn = float(remaining.sum())  # summed directly, not 1 - drawn: no cancellation near 0
-        token = rng.categorical(remaining)
-        remaining[token] = 0.0
-        return token, undrawn
-
     rejections = 0
     while True:
-        if not remaining.any():
+        undrawn = draws.undrawn_mass()
+        if undrawn <= 0.0:
             return TokenDraw(None, -math.inf, evaluations, rejections)
+        token = draws.draw(rng)
         if max_rejections is not None and rejections >= max_rejections:
-            token, undrawn = draw()
             weight = undrawn if test(token) else 0.0
             return TokenDraw(token if weight > 0 else None, _log(weight), evaluations, rejections)
-        token, undrawn = draw()
-        mass = float(probs[token])
         if test(token):
-            accepted_mass += mass
+            accepted_mass += float(p[token])
             break
         rejections += 1
 
     chosen = token
     estimates = []
     for _ in range(extra_draws):
-        if not remaining.any():  # everything drawn: Z is known exactly
+        undrawn = draws.undrawn_mass()
+        if undrawn <= 0.0:  # everything drawn: Z is known exactly
             estimates.append(accepted_mass)
             continue
-        token, undrawn = draw()
+        token = draws.draw(rng)
         ok = test(token)
         estimates.append(accepted_mass + (undrawn if ok else 0.0))
         if ok:
-            accepted_mass += float(probs[token])
+            accepted_mass += float(p[token])
     return TokenDraw(chosen, _log(float(np.mean(estimates))), evaluations, rejections)
 
 
