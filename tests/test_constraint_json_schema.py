@@ -2,6 +2,7 @@
 (JSONSchemaBench), on generated schemas/instances (Hypothesis), and keyword by keyword."""
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from fractions import Fraction
@@ -451,3 +452,117 @@ def test_key_prefix_ending_inside_a_character_is_checked():
         assert c.advance(start, prefix) is not None, prefix
     for document in ['{"café": 1}', '{"caf\\u00e9": 2}', '{"\U0001F600": 3}', '{"\\ud83d\\ude00": 4}']:
         assert c.accepts(document.encode()), document
+
+
+# ---- strings of a closed set (enum/const values, keys) against brute force --------------------
+
+_SHORT_ESCAPES = {'"': b'\\"', "\\": b"\\\\", "\b": b"\\b", "\f": b"\\f", "\n": b"\\n", "\r": b"\\r",
+                  "\t": b"\\t", "/": b"\\/"}
+
+
+def _char_spellings(char: str, canonical: bool) -> list[bytes]:
+    """Every way a JSON string may write `char`: raw, short escape, \\u escape(s) with hex digits
+    in either case; `canonical` (compact/minified) leaves out escapes of printable ASCII other than '"' and '\\'."""
+    code = ord(char)
+    printable = 0x20 <= code < 0x7F and char not in '"\\'
+    out = []
+    if code >= 0x20 and char not in '"\\' and not 0xD800 <= code < 0xE000:
+        out.append(char.encode())
+    if char in _SHORT_ESCAPES and not (canonical and printable):
+        out.append(_SHORT_ESCAPES[char])
+    if not (canonical and printable):
+        units = [code] if code < 0x10000 else [0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)]
+        cased = [sorted({"\\u" + "".join(d) for d in itertools.product(*({c, c.upper()} for c in f"{u:04x}"))})
+                 for u in units]
+        out += ["".join(parts).encode() for parts in itertools.product(*cased)]
+    return out
+
+
+def _spelled_prefixes(strings, canonical: bool) -> tuple[set[bytes], set[bytes]]:
+    """All prefixes of all spellings '"..."' of the strings, and the complete spellings."""
+    prefixes, complete = set(), set()
+    for string in strings:
+        for parts in itertools.product(*(_char_spellings(c, canonical) for c in string)):
+            text = b'"' + b"".join(parts) + b'"'
+            complete.add(text)
+            prefixes.update(text[:i] for i in range(1, len(text) + 1))
+    return prefixes, complete
+
+
+def _assert_exact_on_strings(constraint, lead: bytes, strings) -> int:
+    """After `lead`, a string of the closed set `strings`: every prefix of every spelling is viable
+    and each one-byte extension is viable exactly when it is still a prefix of some spelling
+    (in particular when it ends inside a UTF-8 character, a \\u escape or after a backslash)."""
+    prefixes, complete = _spelled_prefixes(strings, constraint.whitespace != "any")
+    for string in strings:  # json.dumps's spellings are among them
+        for ascii_only in (True, False):
+            try:
+                dumped = json.dumps(string, ensure_ascii=ascii_only).encode()
+            except UnicodeEncodeError:
+                continue  # a lone surrogate has no raw UTF-8 spelling
+            assert dumped in complete, (string, dumped)
+    states = {b"": constraint.advance(constraint.start(), lead)}
+    checked = 0
+    for prefix in sorted(prefixes, key=len):
+        states[prefix] = constraint.advance(states[prefix[:-1]], prefix[-1:])
+        assert states[prefix] is not None, lead + prefix
+        if prefix in complete:
+            continue
+        for byte in range(256):
+            expected = prefix + bytes([byte]) in prefixes
+            assert (constraint.advance(states[prefix], bytes([byte])) is not None) == expected, (lead + prefix, byte)
+            checked += 1
+    return checked
+
+
+ENUM_STRINGS = ["é", "ë", "日本", "a\"b", "\U0001F600x", "\U0001F680", "ab", "A/\\", "\n\x7f"]
+
+
+@pytest.mark.parametrize("whitespace", ["compact", "any"])
+def test_enum_strings_pending_characters_exact(whitespace):
+    """enum with mixed types: a string prefix ending inside a pending character is viable
+    exactly when some enum string can still be spelled from it."""
+    c = json_schema({"enum": ENUM_STRINGS + [1, None, 2.5]}, whitespace=whitespace)
+    assert _assert_exact_on_strings(c, b"", ENUM_STRINGS) > 0
+    assert c.accepts(b"1") and c.accepts(b"null") and not c.viable(b"3")
+
+
+def test_const_and_anyof_string_enums_pending_characters_exact():
+    const = json_schema({"const": "x\U0001F600/\u00e9"}, whitespace="minified")
+    _assert_exact_on_strings(const, b"", ["x\U0001F600/\u00e9"])
+    branches = {"anyOf": [{"enum": ["é", 7]}, {"const": "日本"}, {"type": "string", "enum": ["\U0001F601", "\U0001F680"]}]}
+    _assert_exact_on_strings(json_schema(branches), b"", ["é", "日本", "\U0001F601", "\U0001F680"])
+    lone = json_schema({"enum": ["\ud83dx", "\U0001F300"]}, whitespace="any")   # a lone high surrogate, then "x"
+    _assert_exact_on_strings(lone, b"", ["\ud83dx", "\U0001F300"])
+    nested = json_schema({"type": "object", "properties": {"k": {"enum": ["é", "日本"]}}})
+    _assert_exact_on_strings(nested, b'{"k": ', ["é", "日本"])
+
+
+def test_closed_keys_pending_characters_exact():
+    names = ["café", "日本", "\U0001F600", "a\"b"]
+    for whitespace in ("compact", "any"):
+        c = json_schema({"type": "object", "properties": {name: {} for name in names},
+                         "additionalProperties": False}, whitespace=whitespace)
+        _assert_exact_on_strings(c, b"{", names)
+
+
+def test_container_enums_and_canonical_escapes():
+    """const objects holding strings are checked when they close; needless escapes (\\/, \\u0041)
+    are refused under compact/minified, in values and keys alike, and accepted under "any"."""
+    c = json_schema({"enum": [{"k": "é", "n": ["日本"]}, "é", 3]})
+    for value in ({"k": "é", "n": ["日本"]}, "é", 3):
+        for ascii_only in (True, False):
+            assert prefixes_viable(c, json.dumps(value, ensure_ascii=ascii_only).encode())
+            assert c.accepts(json.dumps(value, ensure_ascii=ascii_only).encode())
+    assert not c.accepts(b'{"k": "\\u00eb", "n": ["\\u65e5\\u672c"]}') and not c.viable(b'"\\u00eb')
+    schema = {"type": "object", "properties": {"a/b": {"type": "string"}}}
+    compact, minified, loose = (json_schema(schema, whitespace=w) for w in ("compact", "minified", "any"))
+    for doc in (b'{"a\\/b": "x"}', b'{"a/b": "\\/"}', b'{"a/b": "\\u0041"}', b'{"\\u0061/b": "x"}'):
+        assert not compact.accepts(doc) and not minified.accepts(doc.replace(b": ", b":")) and loose.accepts(doc), doc
+    assert compact.accepts(b'{"a/b": "\\u00e9\\"\\\\\\n\\u0022"}')
+
+
+def test_pending_character_counts_toward_max_length():
+    c = json_schema({"type": "string", "maxLength": 1})
+    assert not c.viable(b'"a\\') and not c.viable(b'"a\xc3') and not c.viable(b'"a\\u00')
+    assert c.viable(b'"\\ud83d\\') and c.accepts(b'"\\ud83d\\ude00"') and not c.viable(b'"\\ud83d\\ude00\\')

@@ -35,6 +35,7 @@ from jsonschema.validators import validator_for
 from lm.constraints.base import ConstraintError
 from lm.constraints.json_formats import PREFIX_PATTERNS, SPEC_FORMATS, format_checker, is_checked
 from lm.constraints.json_numbers import Bounds, Candidates, exact
+from lm.constraints.json_strings import continues_with
 
 TRUE, FALSE = 0, 1
 KINDS = ("object", "array", "string", "number", "boolean", "null")
@@ -239,16 +240,10 @@ class ObjectSpec:
 
     def key_prefix_range_ok(self, prefix: str, low: int, high: int, seen: frozenset[str]) -> bool:
         """Some allowed key continues `prefix` with a character in [low, high): the character being read is incomplete."""
-        high = min(high, 0x110000)
         for names, patterns in self.closed:
             if patterns:
                 continue  # a pattern cannot be tested on half a character: stay permissive (sound)
-            index = bisect.bisect_left(names, prefix + chr(low))
-            while index < len(names) and names[index].startswith(prefix) and ord(names[index][len(prefix)]) < high:
-                if names[index] not in seen:
-                    break
-                index += 1
-            else:
+            if not continues_with(names, prefix, low, high, excluded=seen):
                 return False
         return True
 

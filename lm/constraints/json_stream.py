@@ -30,6 +30,8 @@ from typing import Any, Callable
 
 from lm.constraints import json_numbers as numbers
 from lm.constraints.json_schema_compile import CompiledSchema, valid
+from lm.constraints.json_strings import (CLOSE, append, continuations, continues_with, needless_escape,
+                                         pending_range, string_byte)
 
 ROOT, OBJ, ARR, STR, KEY, NUM, LIT = range(7)
 O_FIRST, O_COLON, O_COLON_SP, O_VALUE, O_AFTER, O_COMMA_SP, O_KEY = range(7)
@@ -38,120 +40,6 @@ R_VALUE, R_DONE = range(2)
 
 _WS = frozenset(b" \t\n\r")
 _EMPTY: frozenset[str] = frozenset()
-_CLOSE = "close"
-_ESCAPES = {0x22: 0x22, 0x5C: 0x5C, 0x2F: 0x2F, 0x62: 0x08, 0x66: 0x0C, 0x6E: 0x0A,
-            0x72: 0x0D, 0x74: 0x09}
-_HEX = {b: int(chr(b), 16) for b in b"0123456789abcdefABCDEF"}
-# string lexer states: 0 plain, 1 after backslash, 2..5 inside \uXXXX (digits read + 2),
-# 10.. inside a UTF-8 sequence: 10 one continuation byte left, 11 two left, 14 three left;
-# 12/13 and 15/16 are the lead bytes whose first continuation has a narrower range.
-_CONTINUATION = {10: (0x80, 0xBF, -1), 11: (0x80, 0xBF, 10), 12: (0xA0, 0xBF, 10),
-                 13: (0x80, 0x9F, 10), 14: (0x80, 0xBF, 11), 15: (0x90, 0xBF, 11),
-                 16: (0x80, 0x8F, 11)}
-
-
-def _lead(b: int) -> tuple[int, int] | None:
-    """Lexer state and accumulated bits after a non-ASCII lead byte, or None if invalid."""
-    if 0xC2 <= b <= 0xDF:
-        return 10, b & 0x1F
-    if b == 0xE0:
-        return 12, 0
-    if b == 0xED:
-        return 13, 0xD
-    if 0xE1 <= b <= 0xEF:
-        return 11, b & 0x0F
-    if b == 0xF0:
-        return 15, 0
-    if b == 0xF4:
-        return 16, 4
-    if 0xF1 <= b <= 0xF3:
-        return 14, b & 0x07
-    return None
-
-
-def string_byte(lex: int, acc: int, b: int) -> Any:
-    """One byte inside a JSON string: None (invalid), _CLOSE, or (lex, acc, codepoint, escaped)
-    where codepoint is -1 while a character is incomplete."""
-    if lex == 0:
-        if b == 0x22:
-            return _CLOSE
-        if b == 0x5C:
-            return 1, 0, -1, False
-        if b < 0x20:
-            return None
-        if b < 0x80:
-            return 0, 0, b, False
-        lead = _lead(b)
-        return None if lead is None else (lead[0], lead[1], -1, False)
-    if lex == 1:
-        if b == 0x75:
-            return 2, 0, -1, False
-        code = _ESCAPES.get(b)
-        return None if code is None else (0, 0, code, False)
-    if lex <= 5:
-        digit = _HEX.get(b)
-        if digit is None:
-            return None
-        acc = acc * 16 + digit
-        return (0, 0, acc, True) if lex == 5 else (lex + 1, acc, -1, False)
-    low, high, following = _CONTINUATION[lex]
-    if not low <= b <= high:
-        return None
-    acc = (acc << 6) | (b & 0x3F)
-    return (0, 0, acc, False) if following < 0 else (following, acc, -1, False)
-
-
-_MISSING_UTF8 = {10: 1, 11: 2, 14: 3}
-_AFTER_NARROW_LEAD = {12: (0x800, 0x1000), 13: (0xD000, 0xD800), 15: (0x10000, 0x40000), 16: (0x100000, 0x110000)}
-
-
-def pending_range(lex: int, acc: int) -> tuple[int, int] | None:
-    """Code points [low, high) an incomplete character can still become, or None if unknown.
-
-    A UTF-8 sequence with k continuation bytes missing spans [acc << 6k, (acc + 1) << 6k); a \\u
-    escape with m hex digits missing spans the escape values [acc 16^m, (acc + 1) 16^m) (see
-    escape_spans for the characters those become); a bare backslash is left unchecked.
-    """
-    if 2 <= lex <= 5:
-        missing = 6 - lex
-        return acc << (4 * missing), (acc + 1) << (4 * missing)
-    if lex in _AFTER_NARROW_LEAD:  # E0, ED, F0, F4: the next byte's range is narrower than the bits say
-        return _AFTER_NARROW_LEAD[lex]
-    missing = _MISSING_UTF8.get(lex)
-    if missing is None:
-        return None
-    return acc << (6 * missing), (acc + 1) << (6 * missing)
-
-
-def needless_escape(lex: int, code: int, escaped: bool, span: tuple[int, int] | None) -> bool:
-    """A \\u escape of a printable ASCII character other than '"' and '\\', which json.dumps never writes.
-
-    Checked on the complete escape (`code`) and early on the range an incomplete one can still
-    become (`span`), so generation cannot wander into spelling keys as "\\u0070\\u0061...".
-    """
-    if code >= 0:
-        return escaped and 0x20 <= code < 0x7F and code not in (0x22, 0x5C)
-    if span is None or not 2 <= lex <= 5:
-        return False
-    low, high = span
-    return 0x20 <= low and high <= 0x7F and not (low <= 0x22 < high or low <= 0x5C < high)
-
-
-def escape_spans(span: tuple[int, int], canonical: bool) -> list[tuple[int, int]]:
-    """The characters a pending \\u escape with values in `span` can still stand for.
-
-    High surrogates become the astral characters of their pairs; with canonical escapes the
-    printable ASCII characters other than '"' and '\\' are left out (they are written literally).
-    """
-    low, high = span
-    cuts = [(low, min(high, 0xD800)), (max(low, 0xDC00), high)]
-    if low < 0xDC00 and high > 0xD800:
-        a, b = max(low, 0xD800), min(high, 0xDC00)
-        cuts.append((((a - 0xD800) << 10) + 0x10000, ((b - 0xD800) << 10) + 0x10000))
-    if canonical:
-        allowed = [(0, 0x20), (0x22, 0x23), (0x5C, 0x5D), (0x7F, 0x110000)]
-        cuts = [(max(a, c), min(b, d)) for a, b in cuts for c, d in allowed]
-    return [(a, b) for a, b in cuts if a < b]
 
 
 class Document:
@@ -316,7 +204,7 @@ class JsonMachine:
         owner = thread[1]
         obj = owner[0]
         spec = obj[2]
-        if result is _CLOSE:
+        if result is CLOSE:
             seen = obj[3]
             if content in seen:
                 return []
@@ -325,21 +213,15 @@ class JsonMachine:
                 return []
             return [((OBJ, O_COLON, spec, seen | {content}, child, obj[5]), owner[1])]
         lex, acc, code, escaped = result
-        span = pending_range(lex, acc) if code < 0 else None
-        if self.canonical_escapes and needless_escape(lex, code, escaped, span):
+        if self.canonical_escapes and needless_escape(lex, code, escaped, pending_range(lex, acc) if code < 0 else None):
             return []
         if code >= 0:
-            content, high = _append(content, high, code, escaped)
+            content, high = append(content, high, code, escaped)
             if not high and not spec.key_prefix_ok(content, obj[3]):
                 return []
-        elif not high and lex == 1:  # after a backslash: a simple escape or any \\u escape may follow
-            spans = [(c, c + 1) for c in _ESCAPES.values() if not (self.canonical_escapes and c == 0x2F)]
-            spans += escape_spans((0, 0x10000), self.canonical_escapes)
-            if not any(spec.key_prefix_range_ok(content, low, high_, obj[3]) for low, high_ in spans):
-                return []
-        elif not high and span is not None:
-            spans = escape_spans(span, self.canonical_escapes) if 2 <= lex <= 5 else [span]
-            if not any(spec.key_prefix_range_ok(content, low, high_, obj[3]) for low, high_ in spans):
+        if (high or code < 0) and spec.closed:
+            options = continuations(content, high, lex, acc, self.canonical_escapes)
+            if not any(spec.key_prefix_range_ok(prefix, low, top, obj[3]) for prefix, low, top in options):
                 return []
         return [((KEY, lex, acc, content, high), owner)]
 
@@ -384,7 +266,7 @@ class JsonMachine:
         result = string_byte(lex, acc, b)
         if result is None:
             return []
-        if result is _CLOSE:
+        if result is CLOSE:
             if length < spec.min_length:
                 return []
             if spec.enum is not None:
@@ -404,13 +286,19 @@ class JsonMachine:
                 if spec.max_length is not None and length > spec.max_length:
                     return []
             if content is not None:
-                content, high = _append(content, high, code, escaped)
+                content, high = append(content, high, code, escaped)
                 if not high and not _string_prefix_ok(spec, content, lo, hi):
                     return []
                 if spec.enum is not None and not high:
                     lo, hi = _narrow(spec.enum, content, lo, hi)
             else:
                 high = escaped and 0xD800 <= code <= 0xDBFF
+        elif not high and spec.max_length is not None and length >= spec.max_length:
+            return []  # the pending character will be one too many
+        if spec.enum is not None and (high or code < 0):
+            options = continuations(content, high, lex, acc, self.canonical_escapes)
+            if not any(continues_with(spec.enum, prefix, low, top, lo, hi) for prefix, low, top in options):
+                return []
         return [((STR, spec, lex, acc, length, content, lo, hi, high), thread[1])]
 
     def _number(self, thread: tuple, frame: tuple, b: int, pos: int, doc: Document) -> list:
@@ -456,14 +344,6 @@ class JsonMachine:
             if not all(valid(check, value) for check in spec.checks):
                 return []
         return [thread[1]]
-
-
-def _append(content: str, high: bool, code: int, escaped: bool) -> tuple[str, bool]:
-    """Append a code point; a \\u low surrogate right after a \\u high one joins it (as json does)."""
-    if high and escaped and 0xDC00 <= code <= 0xDFFF:
-        joined = 0x10000 + ((ord(content[-1]) - 0xD800) << 10) + (code - 0xDC00)
-        return content[:-1] + chr(joined), False
-    return content + chr(code), escaped and 0xD800 <= code <= 0xDBFF
 
 
 def _narrow(candidates: tuple[str, ...], prefix: str, lo: int, hi: int) -> tuple[int, int]:
