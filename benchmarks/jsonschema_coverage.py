@@ -18,6 +18,7 @@ import json
 import random
 import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -152,7 +153,20 @@ def speed(files: list[str], passes: int = 7, data: Path = DATA) -> list[tuple]:
     return rows
 
 
-def table(results: list[dict], rows: list[tuple], seconds: float) -> str:
+def commit() -> str:
+    """The checked-out commit (short hash), marked "+changes" if the constraint's files differ from it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lm/constraints", "benchmarks/jsonschema_coverage.py"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" +changes" if dirty else "")
+
+
+def table(results: list[dict], rows: list[tuple], seconds: float, at: str = "unknown") -> str:
     total = len(results)
     compiled = [r for r in results if r["error"] is None]
     valid = sum(r["valid"] for r in compiled)
@@ -161,7 +175,7 @@ def table(results: list[dict], rows: list[tuple], seconds: float) -> str:
     ir = sum(r["invalid_rejected"] for r in compiled)
     pf = sum(r["prefix_failures"] for r in compiled)
     lines = ["# JSON Schema constraint coverage on JSONSchemaBench (MaskBench)", "",
-             f"Command: `python3 benchmarks/jsonschema_coverage.py` ({seconds:.0f} s).",
+             f"Command: `python3 benchmarks/jsonschema_coverage.py` ({seconds:.0f} s), at commit {at}.",
              "Each instance is checked three times: `constraint.dumps(data)` under the defaults "
              "(whitespace=\"compact\", plain numbers), `json.dumps(data, indent=2, ensure_ascii=False)` "
              "under whitespace=\"any\", and `json.dumps` with every object's keys shuffled (raw UTF-8) "
@@ -219,6 +233,7 @@ def main() -> None:
                   f"first pass {cold:.1f} ms for {size} bytes")
         return
     files = sorted(args.data.glob("*.json"))[::args.stride]
+    at = commit()
     t0 = time.perf_counter()
     results = []
     for path in files:
@@ -226,7 +241,7 @@ def main() -> None:
         if args.verbose and (results[-1]["failures"] or results[-1]["error"]):
             print(path.name, results[-1]["error"], results[-1]["failures"][:3])
     seconds = time.perf_counter() - t0
-    report = table(results, speed(list(SPEED_FILES), data=args.data), seconds)
+    report = table(results, speed(list(SPEED_FILES), data=args.data), seconds, at)
     if args.stride == 1:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(report)
