@@ -27,7 +27,7 @@ enumerating rng and checked exactly (tests/test_awrs_exact.py).
 
 Drawing without replacement costs O(sqrt |V|) per draw, not O(|V|): the vocabulary is cut into
 about sqrt |V| contiguous blocks with their masses (`TokenBlocks`, one O(|V|) pass per
-distribution); a draw picks a block by its remaining mass, then a token inside it, both by
+distribution; a single block up to 2,048 tokens, where a categorical's fixed cost dominates); a draw picks a block by its remaining mass, then a token inside it, both by
 `rng.categorical`, so the composite law is p restricted to the undrawn tokens. Only touched
 blocks are copied, and a touched block's mass is re-summed from its members after each removal
 (never decremented), so the undrawn mass stays a direct sum of undrawn probabilities: no
@@ -65,6 +65,10 @@ def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
+# Up to about this many tokens one categorical's fixed cost outweighs scanning them all: one block.
+SINGLE_BLOCK_LIMIT = 2048
+
+
 @dataclass(frozen=True)
 class TokenBlocks:
     """Next-token probabilities cut into contiguous blocks of `block_size`, with each block's mass.
@@ -79,12 +83,15 @@ class TokenBlocks:
 
 
 def token_blocks(probs: np.ndarray, block_size: int | None = None) -> TokenBlocks:
-    """Block `probs` (non-negative, finite, 1-D) into blocks of `block_size` (default ceil(sqrt |V|))."""
+    """Block `probs` (non-negative, finite, 1-D) into blocks of `block_size`.
+
+    Default: ceil(sqrt |V|), or one block for at most SINGLE_BLOCK_LIMIT tokens.
+    """
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
         raise ValueError(f"probs must be a non-empty 1-D array, got shape {p.shape}")
     if block_size is None:
-        block_size = max(1, math.isqrt(p.size - 1) + 1)
+        block_size = p.size if p.size <= SINGLE_BLOCK_LIMIT else math.isqrt(p.size - 1) + 1
     elif isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
         raise ValueError(f"block_size must be a positive int, got {block_size!r}")
     block_size = int(block_size)
@@ -104,13 +111,15 @@ class WithoutReplacementDraws:
     """Successive draws from a `TokenBlocks` without replacement, each O(block count + block size).
 
     A draw is two `rng.categorical` calls: a block by its undrawn mass, then a token of that
-    block by its probability; the product is p(token) / undrawn mass, the flat law.
+    block by its probability; the product is p(token) / undrawn mass, the flat law. The first
+    is skipped while one block alone has mass left (its only outcome has probability 1).
     """
 
     def __init__(self, blocks: TokenBlocks):
         self._probs = blocks.probs
         self._size = blocks.block_size
         self._masses = blocks.masses.copy()
+        self._positive_blocks = int(np.count_nonzero(self._masses))
         self._touched: dict[int, np.ndarray] = {}  # block -> its probabilities, drawn tokens zeroed
 
     def undrawn_mass(self) -> float:
@@ -119,7 +128,10 @@ class WithoutReplacementDraws:
 
     def draw(self, rng: Any) -> int:
         """An undrawn token, with probability proportional to p; call only while undrawn_mass() > 0."""
-        block = int(rng.categorical(self._masses))
+        if self._positive_blocks == 1:  # a categorical with one possible outcome: skipping it changes no law
+            block = int(np.flatnonzero(self._masses)[0])
+        else:
+            block = int(rng.categorical(self._masses))
         members = self._touched.get(block)
         if members is None:
             start = block * self._size
@@ -127,6 +139,8 @@ class WithoutReplacementDraws:
         index = int(rng.categorical(members))
         members[index] = 0.0
         self._masses[block] = members.sum()
+        if self._masses[block] == 0.0:
+            self._positive_blocks -= 1
         return block * self._size + index
 
 

@@ -102,7 +102,7 @@ def test_near_deterministic_distribution_keeps_its_tiny_masses(block_size):
 
 
 def test_draws_copy_only_what_they_change():
-    probs = np.linspace(0.0, 1.0, 50)
+    probs = np.linspace(0.0, 1.0, 5000)
     probs /= probs.sum()
     before = probs.copy()
     blocks = token_blocks(probs)
@@ -113,7 +113,8 @@ def test_draws_copy_only_what_they_change():
         break
     np.testing.assert_array_equal(probs, before)
     np.testing.assert_array_equal(blocks.masses, masses)
-    assert blocks.block_size == 8 and len(blocks.masses) == 7
+    assert blocks.block_size == 71 and len(blocks.masses) == 71
+    assert token_blocks(probs[:2048]).block_size == 2048
 
 
 def test_block_masses_are_the_block_sums():
