@@ -7,6 +7,11 @@ For each particle count N and length T, one run of each job on the same model, s
              run by ppl.run_batched, resampled after every step by a fixed random ancestor pattern
              (so KV rows are shared and copied), T steps
   ours-ctx   the same decoding on bare lm contexts (no ppl.Model: what the LM layer itself costs)
+  ours-static  lm.smc_decode: the same N particles and T steps with every step on the device (static KV
+             cache, the decode step and sampling recorded as one CUDA graph on CUDA), a token-level twist
+             (log potential -0.1 per odd token id) and ess_threshold=1 (resampling whenever the weights
+             differ: nearly every step), EOS treated as an ordinary token; the faster of two runs (the
+             first also records the graph)
   llamppl    llamppl's smc_standard over the same job (ess_threshold=2: resample every step), run in
              the separate venv /work/venvs/peers, offline, on the same local model directory
   genlm      genlm-control's DirectTokenSampler SMC, same settings, same venv
@@ -32,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS_PYTHON = Path("/work/venvs/peers/bin/python")
+PEERS_PYTHON = Path(os.environ.get("LM_BENCH_PEERS_PYTHON", "/work/venvs/peers/bin/python"))
 RANDOM_MODELS_DIR = Path(os.environ.get("LM_BENCH_MODELS", "/tmp/lm_bench_models"))
 PROMPT = "SELECT"
 
@@ -200,6 +205,59 @@ def run_ours_contexts(llm, prompt_ids: list[int], n: int, steps: int, seed: int)
     return elapsed
 
 
+def run_ours_static(llm, prompt_ids: list[int], n: int, steps: int, seed: int) -> tuple[float, int]:
+    import lm
+
+    def odd_tokens(tokens):
+        return -0.1 * (tokens % 2).sum(dim=1).double()
+
+    best, resamples = None, 0
+    for attempt in range(2):
+        _sync(llm.device)
+        start = time.perf_counter()
+        result = lm.smc_decode(llm, prompt_ids, particles=n, max_tokens=steps, potential=odd_tokens, ess_threshold=1.0,
+                               stop_at_eos=False, seed=seed + attempt)
+        _sync(llm.device)
+        elapsed = time.perf_counter() - start
+        assert result.steps == steps and all(len(t) == steps for t in result.token_ids)
+        if best is None or elapsed < best:
+            best, resamples = elapsed, len(result.resampled_at)
+    return best, resamples
+
+
+def check_static_decoder(llm, rows: int = 6, steps: int = 12, seed: int = 0) -> float:
+    """Largest |log p| difference between the static decoder (CUDA graph on CUDA) and fresh full forward passes."""
+    import numpy as np
+    import torch
+
+    from lm.static_decoder import StaticDecoder
+
+    g = np.random.default_rng(seed)
+    vocab = [t.id for t in llm.vocabulary.tokens if t is not None and not t.is_special]
+    prompt = [int(x) for x in g.choice(vocab, 3)]
+    decoder = StaticDecoder(llm, rows, 32)
+    first = decoder.prefill(prompt)
+    seqs = [list(prompt) for _ in range(rows)]
+
+    def fresh(seq):
+        with torch.inference_mode():
+            logits = llm.model(input_ids=torch.tensor([seq], device=llm.device)).logits[0, -1]
+        return torch.log_softmax(logits.double(), -1)
+
+    worst = float((torch.log_softmax(first.double(), -1) - fresh(prompt)).abs().max())
+    for t in range(steps):
+        last = [int(x) for x in g.choice(vocab, rows)]
+        for i in range(rows):
+            seqs[i].append(last[i])
+        logits = decoder.step(torch.tensor(last, device=llm.device), len(prompt) + t)
+        for i in range(rows):
+            worst = max(worst, float((torch.log_softmax(logits[i].double(), -1) - fresh(seqs[i])).abs().max()))
+        ancestors = g.integers(0, rows, rows)
+        decoder.reorder(torch.tensor(ancestors, device=llm.device), len(prompt) + t + 1)
+        seqs = [list(seqs[a]) for a in ancestors]
+    return worst
+
+
 def check_against_fresh_forward(llm, rounds: int = 6, seed: int = 0) -> float:
     """Largest |log p| difference between the batched/cached/cloned path and a fresh full forward pass."""
     import random
@@ -333,7 +391,7 @@ def main() -> None:
     parser.add_argument("--particles", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--tokens", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--jobs", nargs="+", default=["generate", "ours", "ours-ctx"],
-                        choices=["generate", "generate-static", "ours", "ours-ctx"])
+                        choices=["generate", "generate-static", "ours", "ours-ctx", "ours-static"])
     parser.add_argument("--peers", nargs="*", choices=["llamppl", "genlm"], default=None,
                         help="also run these peers (no names: both)")
     parser.add_argument("--peer-runs", nargs="+", default=None, metavar="N:T",
@@ -369,6 +427,7 @@ def main() -> None:
     print(header, flush=True)
     if args.check:
         print(f"check: max |batched - fresh| log-probability {check_against_fresh_forward(llm):.3g}", flush=True)
+        print(f"check: max |static decoder - fresh| log-probability {check_static_decoder(llm):.3g}", flush=True)
         llm.clear_cache()
     run_generate(llm, prompt_ids, 2, 4)  # warm-up
     run_ours_model(llm, prompt_ids, 2, 4, args.seed)
@@ -382,13 +441,17 @@ def main() -> None:
                 jobs = {"generate": lambda: run_generate(llm, prompt_ids, n, steps),
                         "ours": lambda: run_ours_model(llm, prompt_ids, n, steps, seed),
                         "ours-ctx": lambda: run_ours_contexts(llm, prompt_ids, n, steps, seed),
+                        "ours-static": lambda: run_ours_static(llm, prompt_ids, n, steps, seed),
                         "generate-static": lambda: run_generate_static(llm, prompt_ids, n, steps)}
-                for name in ("generate", "ours", "ours-ctx", "generate-static"):  # compiled last: keep torch.compile away from the eager jobs
+                for name in ("generate", "ours", "ours-ctx", "ours-static", "generate-static"):  # compiled last: keep torch.compile away from the eager jobs
                     if name in args.jobs:
                         seconds = jobs[name]()
+                        if name == "ours-static":
+                            seconds, row["ours-static resamples"] = seconds
                         timings[name] = min(seconds, timings.get(name, seconds))
             for name, seconds in timings.items():
                 row[name] = n * steps / seconds
+                row[f"{name} ms/step"] = 1000 * seconds / steps
             for peer in peers:
                 if args.peer_runs and f"{n}:{requested}" not in args.peer_runs and f"{n}:{steps}" not in args.peer_runs:
                     continue
@@ -415,17 +478,28 @@ def render(rows: list[dict], peers: list[str]) -> str:
     """A markdown table: tokens/s per job and ratios to generate (ours) and of ours to each peer."""
     cols = ["N", "T", "generate tok/s", "ours tok/s", "ours / generate", "ours-ctx / generate"]
     static = any("generate-static" in r for r in rows)
+    lockstep = any("ours-static" in r for r in rows)
+    if lockstep:
+        cols += ["ours-static tok/s", "ours-static / generate", "ours-static resampled steps"]
     if static:
         cols += ["generate-static tok/s", "ours / generate-static", "ours-ctx / generate-static"]
+        if lockstep:
+            cols += ["ours-static / generate-static", "ms/step: ours-static, generate-static, generate"]
     for peer in peers:
         cols += [f"{peer} tok/s", f"ours / {peer}", f"ours-ctx / {peer}"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         g, o, c = r.get("generate"), r.get("ours"), r.get("ours-ctx")
         cells = [str(r["N"]), str(r["T"]), _num(g), _num(o), _ratio(o, g), _ratio(c, g)]
+        q = r.get("ours-static")
+        if lockstep:
+            cells += [_num(q), _ratio(q, g), str(r.get("ours-static resamples", "-"))]
         if static:
             s = r.get("generate-static")
             cells += [_num(s), _ratio(o, s), _ratio(c, s)]
+            if lockstep:
+                ms = [r.get(f"{k} ms/step") for k in ("ours-static", "generate-static", "generate")]
+                cells += [_ratio(q, s), ", ".join(f"{m:.2f}" if m else "-" for m in ms)]
         for peer in peers:
             value = r.get(peer)
             cells += [_num(value) if not isinstance(value, str) else f"failed: {value}", _ratio(o, value), _ratio(c, value)]

@@ -33,6 +33,7 @@ class LanguageModel:
         self.path = path
         self.name = name
         self._root = new_root()
+        self._static_decoder: tuple[tuple, Any] | None = None
 
     def __repr__(self) -> str:
         return (f"LanguageModel({self.name!r}, {type(self.model).__name__}, vocabulary={len(self.vocabulary)}, "
@@ -59,6 +60,11 @@ class LanguageModel:
 
     def context(self, prompt: "str | Sequence[int]" = "") -> LMContext:
         """A context holding `prompt` (text, or token ids); an empty prompt starts from BOS (or EOS)."""
+        ids = self.prompt_ids(prompt)
+        return LMContext(self, self._root.descend(ids), len(ids))
+
+    def prompt_ids(self, prompt: "str | Sequence[int]" = "") -> list[int]:
+        """The token ids a context for `prompt` starts from (checked against the vocabulary and the window)."""
         if isinstance(prompt, str):
             ids = self.tokenize(prompt)
         else:
@@ -72,13 +78,27 @@ class LanguageModel:
             ids = [bos if bos is not None and self.vocabulary.token_id(bos) is not None else self.vocabulary.eos_ids[0]]
         if len(ids) > self.window:
             raise ContextWindowError(f"the prompt is {len(ids)} tokens long, longer than the model's context window of {self.window} tokens")
-        return LMContext(self, self._root.descend(ids), len(ids))
+        return ids
 
     def generate(self, prompt: str, constraint: Any = None, **options: Any) -> Any:
         """Text continuing `prompt` under `constraint` (SMC with AWRS by default); see lm.generation.generate."""
         from lm.generation import generate
 
         return generate(self, prompt, constraint, **options)
+
+    def static_decoder(self, rows: int, columns: int, temperature: float = 1.0, graphs: bool | None = None) -> Any:
+        """A StaticDecoder whose step samples at `temperature`; the last one is kept and reused for the same shape.
+
+        Reuse matters on CUDA, where building one records its decode step as a CUDA graph.
+        """
+        from lm.device_sampling import sampling_head
+        from lm.static_decoder import StaticDecoder
+
+        key = (rows, columns, temperature, graphs)
+        if self._static_decoder is None or self._static_decoder[0] != key:
+            self._static_decoder = None  # free the old cache before allocating the new one
+            self._static_decoder = (key, StaticDecoder(self, rows, columns, head=sampling_head(temperature), graphs=graphs))
+        return self._static_decoder[1]
 
     def cache_stats(self) -> CacheStats:
         """Rows, bytes (allocated, budget, peak), forward calls, memo hits, recomputed tokens, copies, evictions."""
@@ -87,3 +107,4 @@ class LanguageModel:
     def clear_cache(self) -> None:
         """Forget every cached key/value and memoized distribution (contexts stay valid; work is redone)."""
         self.server.clear()
+        self._static_decoder = None

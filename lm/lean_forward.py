@@ -90,10 +90,12 @@ def _llama(model: Any) -> LeanForward:
             v = attn.v_proj(h).view(n, s, -1, head_dim).transpose(1, 2)
             q, k = apply_rotary_pos_emb(q, k, cos, sin)
             keys, values = cache.write(i, k, v)
-            if groups > 1 and s == 1 and mask is None:
+            if groups > 1 and s == 1:
                 # One query per sequence: a key/value head's `groups` query heads become its rows of queries,
-                # so attention runs on the key/value heads directly (no repeated keys, fast kernels).
-                out = F.scaled_dot_product_attention(q.reshape(n, -1, groups, head_dim), keys, values, scale=attn.scaling)
+                # so attention runs on the key/value heads directly (no repeated keys, fast kernels); a
+                # [n, 1, 1, columns] mask broadcasts over them.
+                out = F.scaled_dot_product_attention(q.reshape(n, -1, groups, head_dim), keys, values, attn_mask=mask,
+                                                     scale=attn.scaling)
                 out = out.reshape(n, 1, -1)
             else:
                 out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=attn.scaling,
