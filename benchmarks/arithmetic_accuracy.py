@@ -1,0 +1,367 @@
+"""Arithmetic word problems: SMC with AWRS vs token masking (LCD) at equal wall time, on the built-in model.
+
+Issue 5, item 9: a task with a checkable answer where theory says SMC should beat locally
+constrained decoding. The built-in model was trained on `lm.training.arithmetic_documents`
+('Problem: ...\\nSolution: ...\\nAnswer: N'). Prompt: the problem line + '\\nSolution:'; constraint:
+`examples.checked_arithmetic.CheckedArithmetic` (every equation 'A op B = C' correct digit by
+digit, exact division, no negative differences, then '\\nAnswer: N' with N the last equation's
+value). The constraint fixes arithmetic slips but not the choice of numbers to combine.
+
+Per problem, as in benchmarks/constrained_generation.py part 3: SMC+AWRS with N particles
+(answer: MAP sample, posterior-weighted vote over Answer values); then LCD draws batches of
+independent samples while the next batch is expected to fit in SMC's wall time (answer: sample of
+highest LM probability, scored afterwards and timed, or majority vote); unconstrained sampling
+the same way (first sample, majority vote). The LM's memoized forward passes are cleared before
+each method, so no method reuses another's work. Paired comparisons: exact McNemar tests.
+
+Two problem sets, held out from the training corpus (first 800,000 documents of seed 0,
+regenerated and checked against the training record's token count; problems whose text occurs
+there are skipped):
+
+* `all`: problems from `arithmetic_document` itself (the training distribution).
+* `hard`: the hardest slice of that distribution, fixed before measuring: counting problems
+  with the maximum 3 events that end in equal sharing ('Each friend gets X / k = ...'), where
+  the final exact division is late evidence about the whole chain.
+
+    python benchmarks/arithmetic_accuracy.py                 # 150 problems per set (about 15 minutes)
+    python benchmarks/arithmetic_accuracy.py --problems 10   # a quick look
+
+Torch runs on one thread.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import shlex
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
+
+import lm  # noqa: E402
+from constrained_generation import fmt, library_versions, lm_logprob, run_ours  # noqa: E402
+from examples.checked_arithmetic import CheckedArithmetic, final_answer  # noqa: E402
+from lm.training.arithmetic_documents import arithmetic_document  # noqa: E402
+from lm.training.corpus import CorpusSpec, iter_documents  # noqa: E402
+
+RESULTS = ROOT / "benchmarks/results/arithmetic_accuracy.md"
+TRAINING_DOCUMENTS = 800_000            # lm/builtin/model/TRAINING.md: training documents generated
+TRAINING_STREAM_TOKENS = 54_342_766     # ... and training stream tokens (EOS doc EOS doc ... EOS)
+SETS = ("all", "hard")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One held-out word problem: the prompt the model continues and the checkable answer."""
+
+    name: str
+    prompt: str
+    answer: int
+    gold: str
+    events: int
+
+
+# -- held-out problems -----------------------------------------------------------------------------
+
+def training_problems(cache: Path) -> dict:
+    """The problem lines of the training corpus's arithmetic documents, regenerated once and cached.
+
+    The regenerated stream is tokenized with the built-in tokenizer; its length must equal the
+    training record's, which shows it is the stream the model was trained on.
+    """
+    if cache.exists():
+        return json.loads(cache.read_text())
+    tokenizer = lm.load("builtin").tokenizer
+    problems: set[str] = set()
+    tokens, batch = 1, []
+    stream = iter_documents(CorpusSpec(seed=0))
+    for _ in range(TRAINING_DOCUMENTS):
+        document = next(stream)
+        batch.append(document)
+        if document.startswith("Problem: "):
+            problems.add(document.split("\n", 1)[0])
+        if len(batch) == 10_000:
+            tokens += sum(len(ids) + 1 for ids in tokenizer(batch, add_special_tokens=False)["input_ids"])
+            batch = []
+    if batch:
+        tokens += sum(len(ids) + 1 for ids in tokenizer(batch, add_special_tokens=False)["input_ids"])
+    if tokens != TRAINING_STREAM_TOKENS:
+        raise RuntimeError(f"regenerated training stream has {tokens} tokens, the training record says "
+                           f"{TRAINING_STREAM_TOKENS}: not the corpus the model was trained on")
+    record = {"documents": TRAINING_DOCUMENTS, "stream_tokens": tokens, "problems": sorted(problems)}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(record))
+    return record
+
+
+def solution_events(solution: str) -> int:
+    """How many story events a gold counting solution works through (one sentence each)."""
+    return solution.count("After getting") + solution.count("After losing") + solution.count(" hold ") \
+        + solution.count("Doubling gives")
+
+
+def is_hard(solution: str) -> bool:
+    """The `hard` slice: a counting problem with the maximum 3 events, ending in equal sharing."""
+    return solution.startswith("Solution: ") and "Each friend gets" in solution and solution_events(solution) == 3
+
+
+def held_out_problems(which: str, count: int, seed: int, seen: set[str]) -> tuple[list[Problem], int]:
+    """`count` distinct problems of set `which` whose text is not in `seen`; also how many were skipped as seen."""
+    rng = random.Random(seed)
+    problems: list[Problem] = []
+    names: set[str] = set()
+    skipped = 0
+    while len(problems) < count:
+        problem, solution, answer = arithmetic_document(rng).split("\n")
+        if which == "hard" and not is_hard(solution):
+            continue
+        if problem in names:
+            continue
+        if problem in seen:
+            skipped += 1
+            continue
+        names.add(problem)
+        problems.append(Problem(f"{which}#{len(problems)}", problem + "\nSolution:", int(answer.split(": ")[1]),
+                                solution[len("Solution:"):], solution_events(solution)))
+    return problems, skipped
+
+
+# -- one problem ----------------------------------------------------------------------------------
+
+def draw_within(budget: float, draw: Callable[[int], dict]) -> tuple[list[dict], float, int]:
+    """Batches `draw(b)` while the next one is expected to fit in `budget` seconds (at least one)."""
+    runs, wall = [], 0.0
+    while not runs or wall + wall / len(runs) <= budget:
+        run = draw(len(runs))
+        runs.append(run)
+        wall += run["wall_s"]
+    return runs, wall, len(runs)
+
+
+def finished_answers(runs: list[dict]) -> list[tuple[str, int | None]]:
+    """(text, answer) of every finished output, in the order drawn."""
+    return [(o["text"], final_answer(o["text"])) for run in runs for o in run["outputs"] if o["finished"]]
+
+
+def vote(answers: list[tuple[int | None, float]]) -> int | None:
+    """The answer with the most total weight (ties: the first seen); None if there is none."""
+    weight: Counter = Counter()
+    for answer, w in answers:
+        if answer is not None:
+            weight[answer] += w
+    return weight.most_common(1)[0][0] if weight else None
+
+
+def solve(llm: Any, constraint: CheckedArithmetic, problem: Problem, index: int, args: argparse.Namespace) -> dict:
+    seed = args.seed + 97 * index
+    llm.clear_cache()
+    smc = run_ours(llm, constraint, problem.prompt, "smc", args.particles, args.max_tokens, seed + 1)
+    budget = smc["wall_s"]
+    smc_samples = [(final_answer(text), p) for text, p in smc["samples"]]
+    smc_map = max(smc_samples, key=lambda ap: ap[1])[0] if smc_samples else None
+
+    llm.clear_cache()
+    lcd_runs, lcd_wall, lcd_batches = draw_within(budget, lambda b: run_ours(
+        llm, constraint, problem.prompt, "lcd", args.lcd_batch, args.max_tokens, seed + 10 + b))
+    lcd = finished_answers(lcd_runs)
+    t0 = time.perf_counter()
+    scored = [(answer, lm_logprob(llm, problem.prompt, text)) for text, answer in lcd]
+    score_s = time.perf_counter() - t0
+    lcd_best = max(scored, key=lambda ap: ap[1])[0] if scored else None
+
+    llm.clear_cache()
+    free_runs, free_wall, free_batches = draw_within(budget, lambda b: run_ours(
+        llm, None, problem.prompt, "rerank", args.free_batch, args.max_tokens, seed + 50 + b))
+    free = finished_answers(free_runs)
+
+    picks = {"smc_map": smc_map, "smc_vote": vote(smc_samples),
+             "lcd_best_lm": lcd_best, "lcd_vote": vote([(a, 1.0) for _, a in lcd]),
+             "lcd_one": lcd[0][1] if lcd else None,
+             "free_vote": vote([(a, 1.0) for _, a in free]), "free_one": free[0][1] if free else None}
+    ok = {k: v == problem.answer for k, v in picks.items()}
+    ok["smc_any"] = any(a == problem.answer for a, _ in smc_samples)
+    ok["lcd_any"] = any(a == problem.answer for _, a in lcd)
+    ok["free_any"] = any(a == problem.answer for _, a in free)
+    smc_texts = sorted(smc["samples"], key=lambda tp: -tp[1])
+    return {"problem": asdict(problem), "picks": picks, "ok": ok,
+            "smc_wall": budget, "smc_cpu": smc["cpu_s"], "smc_alive": sum(o["finished"] for o in smc["outputs"]),
+            "smc_answers": sorted(((a, round(p, 4)) for a, p in _merge(smc_samples)), key=lambda ap: -ap[1])[:4],
+            "smc_map_text": smc_texts[0][0] if smc_texts else None,
+            "lcd_wall": lcd_wall + score_s, "lcd_cpu": sum(r["cpu_s"] for r in lcd_runs), "score_s": score_s,
+            "lcd_batches": lcd_batches, "lcd_answers": [a for _, a in lcd],
+            "lcd_best_text": max(zip(scored, lcd), key=lambda x: x[0][1])[1][0] if scored else None,
+            "free_wall": free_wall, "free_cpu": sum(r["cpu_s"] for r in free_runs), "free_batches": free_batches,
+            "free_answers": [a for _, a in free]}
+
+
+def _merge(samples: list[tuple[int | None, float]]) -> list[tuple[int | None, float]]:
+    total: dict = {}
+    for a, p in samples:
+        total[a] = total.get(a, 0.0) + p
+    return list(total.items())
+
+
+# -- statistics and report --------------------------------------------------------------------------
+
+PICKS = [("smc_map", "SMC+AWRS, MAP sample"), ("smc_vote", "SMC+AWRS, weighted vote"),
+         ("lcd_best_lm", "LCD, best LM probability"), ("lcd_vote", "LCD, majority vote"),
+         ("lcd_one", "LCD, a single sample"), ("free_vote", "unconstrained, majority vote"),
+         ("free_one", "unconstrained, a single sample"), ("smc_any", "SMC: any particle correct (oracle)"),
+         ("lcd_any", "LCD: any sample correct (oracle)"), ("free_any", "unconstrained: any sample correct (oracle)")]
+PAIRS = [("smc_vote", "lcd_vote", "primary"), ("smc_map", "lcd_best_lm", "secondary"),
+         ("smc_vote", "lcd_one", "secondary"), ("smc_vote", "free_vote", "secondary")]
+
+
+def mcnemar(rows: list[dict], a: str, b: str) -> dict:
+    """Exact McNemar test: among problems where exactly one of `a`, `b` is right, is each equally likely?"""
+    a_only = sum(r["ok"][a] and not r["ok"][b] for r in rows)
+    b_only = sum(r["ok"][b] and not r["ok"][a] for r in rows)
+    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p": p}
+
+
+def section(L: list[str], which: str, rows: list[dict], skipped: int, args: argparse.Namespace) -> None:
+    n = len(rows)
+    title = {"all": "the training distribution (`arithmetic_document`)",
+             "hard": "the hard slice (3-event counting problems that end in equal sharing)"}[which]
+    L.append(f"## Problems from {title}\n")
+    L.append(f"{n} held-out problems ({skipped} drawn problems skipped because their text is in the training corpus); "
+             f"mean gold solution length {sum(len(r['problem']['gold']) for r in rows) / max(n, 1):.0f} characters.\n")
+    L.append("| answer | correct | accuracy |")
+    L.append("|---|---|---|")
+    for key, label in PICKS:
+        c = sum(r["ok"][key] for r in rows)
+        L.append(f"| {label} | {c}/{n} | {100 * c / max(n, 1):.0f}% |")
+    L.append("")
+    L.append("Paired comparisons (exact McNemar test, two-sided; 'A only' = problems A answers right and B wrong):\n")
+    L.append("| comparison | | A only | B only | p |")
+    L.append("|---|---|---|---|---|")
+    labels = dict(PICKS)
+    for a, b, kind in PAIRS:
+        m = mcnemar(rows, a, b)
+        L.append(f"| {labels[a]} (A) vs {labels[b]} (B) | {kind} | {m['a_only']} | {m['b_only']} | {m['p']:.3g} |")
+    L.append("")
+
+    def mean(key: str) -> float:
+        return sum(r[key] for r in rows) / max(n, 1)
+    L.append("Mean per problem:\n")
+    L.append("| method | wall s | CPU s | finished samples |")
+    L.append("|---|---|---|---|")
+    L.append(f"| SMC+AWRS, {args.particles} particles | {mean('smc_wall'):.3f} | {mean('smc_cpu'):.3f} | "
+             f"{mean('smc_alive'):.1f} particles alive |")
+    L.append(f"| LCD, batches of {args.lcd_batch} (scoring included: {mean('score_s'):.3f} s) | {mean('lcd_wall'):.3f} | "
+             f"{mean('lcd_cpu'):.3f} | {sum(len(r['lcd_answers']) for r in rows) / max(n, 1):.1f} |")
+    L.append(f"| unconstrained, batches of {args.free_batch} | {mean('free_wall'):.3f} | {mean('free_cpu'):.3f} | "
+             f"{sum(len(r['free_answers']) for r in rows) / max(n, 1):.1f} |")
+    L.append("")
+    L.append("<details><summary>Per problem</summary>\n")
+    L.append("| problem | answer | SMC answers (posterior) | LCD answers | unconstrained answers | SMC map/vote | LCD best/vote/one | SMC s | LCD s |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        o = r["ok"]
+        L.append(f"| {r['problem']['name']} | {r['problem']['answer']} | "
+                 f"{', '.join(f'{a}: {p:.2f}' for a, p in r['smc_answers'])} | {_counts(r['lcd_answers'])} | "
+                 f"{_counts(r['free_answers'])} | {int(o['smc_map'])}/{int(o['smc_vote'])} | "
+                 f"{int(o['lcd_best_lm'])}/{int(o['lcd_vote'])}/{int(o['lcd_one'])} | {r['smc_wall']:.2f} | {r['lcd_wall']:.2f} |")
+    L.append("\n</details>\n")
+
+
+def _counts(answers: list) -> str:
+    return ", ".join(f"{a}×{c}" for a, c in Counter(answers).most_common(4)) or "-"
+
+
+def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
+    L: list[str] = ["# Arithmetic word problems: SMC+AWRS vs token masking at equal wall time\n",
+                    "Issue 5, item 9; produced by `benchmarks/arithmetic_accuracy.py` (one run).\n",
+                    "## How this was run\n", "```\n" + results["command"] + "\n```\n",
+                    f"- started {results['started']}, total {results['total_s']:.0f} s wall, {results['total_cpu_s']:.0f} s CPU",
+                    f"- machine: {platform.machine()}, {os.cpu_count()} cores shared with other jobs; load average at start "
+                    f"{results['load_start']}, at end {results['load_end']}; torch threads 1",
+                    f"- versions: {json.dumps(results['versions'])}",
+                    f"- code: commit {results['commit']}; files differing from it in lm/, inference/, ppl/ at run time "
+                    f"(other people's work in progress): {results['dirty'] or 'none'}",
+                    f"- model: lm.load(\"builtin\"); constraint `examples.checked_arithmetic.CheckedArithmetic`; "
+                    f"max_tokens {args.max_tokens}; SMC {args.particles} particles, AWRS proposal, ESS threshold 0.5, "
+                    f"systematic resampling; seed {args.seed}; problem seed {args.problem_seed}",
+                    f"- held out: the training corpus's first {results['training']['documents']:,} documents (seed 0) "
+                    f"regenerated, {results['training']['stream_tokens']:,} tokens as in lm/builtin/model/TRAINING.md; "
+                    f"{results['training']['problems']:,} distinct training problems excluded\n"]
+    for which in args.sets:
+        section(L, which, results["rows"][which], results["skipped"][which], args)
+    path.write_text("\n".join(L) + "\n")
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--problems", type=int, default=150, help="problems per set")
+    parser.add_argument("--particles", type=int, default=16)
+    parser.add_argument("--lcd-batch", type=int, default=2)
+    parser.add_argument("--free-batch", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=160)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--problem-seed", type=int, default=20261126)
+    parser.add_argument("--training-cache", type=Path, default=Path("/tmp/arithmetic_bench/training_problems.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--raw", type=Path, default=Path("/tmp/arithmetic_bench/arithmetic_accuracy.json"))
+    parser.add_argument("--report-from", type=Path, help="only rewrite --out from a --raw file of an earlier run")
+    args = parser.parse_args()
+    if args.report_from:
+        results = json.loads(args.report_from.read_text())
+        write_report(argparse.Namespace(**results["args"]), results, args.out)
+        print(f"wrote {args.out}")
+        return
+    torch.set_num_threads(1)
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    results: dict[str, Any] = {
+        "command": "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]))] + sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "load_start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "versions": library_versions(), "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": " ".join(line[3:] for line in git("status", "--porcelain", "lm", "inference", "ppl").splitlines())}
+    training = training_problems(args.training_cache)
+    seen = set(training["problems"])
+    results["training"] = {"documents": training["documents"], "stream_tokens": training["stream_tokens"],
+                           "problems": len(seen)}
+    llm = lm.load("builtin")
+    constraint = CheckedArithmetic()
+    results["rows"], results["skipped"] = {}, {}
+    for which in args.sets:
+        offset = SETS.index(which)
+        problems, skipped = held_out_problems(which, args.problems, args.problem_seed + offset, seen)
+        results["skipped"][which] = skipped
+        rows = []
+        for i, problem in enumerate(problems):
+            row = solve(llm, constraint, problem, 10_000 * offset + i, args)
+            rows.append(row)
+            print(f"[{problem.name}] answer {problem.answer}: smc {row['smc_wall']:.2f} s {row['smc_answers'][:2]}, "
+                  f"lcd {row['lcd_wall']:.2f} s {row['lcd_answers']}, free {row['free_answers'][:6]}", flush=True)
+        results["rows"][which] = rows
+    results["total_s"] = time.perf_counter() - started_wall
+    results["total_cpu_s"] = time.process_time() - started_cpu
+    results["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    results["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    args.raw.parent.mkdir(parents=True, exist_ok=True)
+    args.raw.write_text(json.dumps(results, default=str))
+    write_report(args, results, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
