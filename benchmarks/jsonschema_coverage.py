@@ -214,6 +214,8 @@ def table(results: list[dict], rows: list[tuple], seconds: float, at: str = "unk
     lines += ["", f"## Disagreements with the labels ({len(failures)})", ""]
     lines += [f"- {file}: {f}".replace("|", "\\|") for file, f in failures[:50]]
     lines += ["", "## Speed of `advance` (whitespace=\"compact\", chunks of 1-8 bytes, one CPU core)", "",
+              "Wall-clock timings on a shared machine: other jobs' load moves them by up to 2x between "
+              "runs, so compare versions only back to back (same load).", "",
               "| schema | µs per advance (warm, median of 7 passes) | calls per pass | first pass, ms (cold) | bytes |",
               "| --- | --- | --- | --- | --- |"]
     lines += [f"| {name} | {us:.1f} | {calls} | {cold:.1f} | {size} |" for name, us, calls, cold, size in rows]
