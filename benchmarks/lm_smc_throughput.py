@@ -486,7 +486,7 @@ def render(rows: list[dict], peers: list[str]) -> str:
         if lockstep:
             cols += ["ours-static / generate-static", "ms/step: ours-static, generate-static, generate"]
     for peer in peers:
-        cols += [f"{peer} tok/s", f"ours / {peer}", f"ours-ctx / {peer}"]
+        cols += [f"{peer} tok/s", f"ours / {peer}", f"ours-ctx / {peer}"] + ([f"ours-static / {peer}"] if lockstep else [])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         g, o, c = r.get("generate"), r.get("ours"), r.get("ours-ctx")
@@ -503,6 +503,8 @@ def render(rows: list[dict], peers: list[str]) -> str:
         for peer in peers:
             value = r.get(peer)
             cells += [_num(value) if not isinstance(value, str) else f"failed: {value}", _ratio(o, value), _ratio(c, value)]
+            if lockstep:
+                cells.append(_ratio(q, value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
