@@ -23,8 +23,13 @@ there are skipped):
   with the maximum 3 events that end in equal sharing ('Each friend gets X / k = ...'), where
   the final exact division is late evidence about the whole chain.
 
-    python benchmarks/arithmetic_accuracy.py                 # 150 problems per set (about 15 minutes)
+    python benchmarks/arithmetic_accuracy.py                 # 150 problems per set (about 5 minutes)
     python benchmarks/arithmetic_accuracy.py --problems 10   # a quick look
+    python benchmarks/arithmetic_accuracy.py --sets hard --problems 600 --problem-seed 1 \\
+        --fresh-from /tmp/arithmetic_bench/arithmetic_accuracy.json --raw /tmp/arithmetic_bench/follow_up.json \\
+        --out /tmp/arithmetic_bench/follow_up.md                           # the follow-up of the results file
+    python benchmarks/arithmetic_accuracy.py --report-from /tmp/arithmetic_bench/arithmetic_accuracy.json \\
+        /tmp/arithmetic_bench/follow_up.json                                # both runs into the results file
 
 Torch runs on one thread.
 """
@@ -240,7 +245,7 @@ def section(L: list[str], which: str, rows: list[dict], skipped: int, args: argp
     title = {"all": "the training distribution (`arithmetic_document`)",
              "hard": "the hard slice (3-event counting problems that end in equal sharing)"}[which]
     L.append(f"## Problems from {title}\n")
-    L.append(f"{n} held-out problems ({skipped} drawn problems skipped because their text is in the training corpus); "
+    L.append(f"{n} held-out problems ({skipped} drawn problems skipped because their text is in the training corpus or an earlier run); "
              f"mean gold solution length {sum(len(r['problem']['gold']) for r in rows) / max(n, 1):.0f} characters.\n")
     L.append("| answer | correct | accuracy |")
     L.append("|---|---|---|")
@@ -372,6 +377,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--problem-seed", type=int, default=20261126)
     parser.add_argument("--training-cache", type=Path, default=Path("/tmp/arithmetic_bench/training_problems.json"))
+    parser.add_argument("--fresh-from", type=Path, nargs="*", default=[],
+                        help="--raw files of earlier runs whose problems are excluded too (a follow-up on fresh problems)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--raw", type=Path, default=Path("/tmp/arithmetic_bench/arithmetic_accuracy.json"))
     parser.add_argument("--report-from", type=Path, nargs="+",
@@ -391,6 +398,8 @@ def main() -> None:
         "dirty": " ".join(line[3:] for line in git("status", "--porcelain", "lm", "inference", "ppl").splitlines())}
     training = training_problems(args.training_cache)
     seen = set(training["problems"])
+    earlier = {r["problem"]["prompt"].split("\n")[0] for path in args.fresh_from
+               for rows in json.loads(path.read_text())["rows"].values() for r in rows}
     results["training"] = {"documents": training["documents"], "stream_tokens": training["stream_tokens"],
                            "problems": len(seen)}
     llm = lm.load("builtin")
@@ -398,7 +407,7 @@ def main() -> None:
     results["rows"], results["skipped"] = {}, {}
     for which in args.sets:
         offset = SETS.index(which)
-        problems, skipped = held_out_problems(which, args.problems, args.problem_seed + offset, seen)
+        problems, skipped = held_out_problems(which, args.problems, args.problem_seed + offset, seen | earlier)
         results["skipped"][which] = skipped
         rows = []
         for i, problem in enumerate(problems):
