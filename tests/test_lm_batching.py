@@ -8,16 +8,13 @@ float32 rounding of logits of this size).
 """
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import lm
 import ppl
-from lm.model_dir import BUILTIN_MODELS
+from reference_models import Reference, write_small_llama
 
 TOLERANCE = 1e-4
 
@@ -31,21 +28,6 @@ def builtin():
 def cramped():
     """The built-in model with a KV budget of a few rows: most batches evict and trim."""
     return lm.load("builtin", cache_bytes=40_000)
-
-
-class Reference:
-    """Next-token log-probs from a plain full-sequence forward pass, memoized by sequence."""
-
-    def __init__(self, llm: lm.LanguageModel):
-        self.model, self.memo = llm.model, {}
-
-    def __call__(self, ids: list[int]) -> np.ndarray:
-        key = tuple(ids)
-        if key not in self.memo:
-            with torch.inference_mode():
-                logits = self.model(input_ids=torch.tensor([ids])).logits[0, -1]
-            self.memo[key] = torch.log_softmax(logits.double(), -1).numpy()
-        return self.memo[key]
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +44,7 @@ def references(builtin):
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
     """A small random-weight Llama (grouped-query attention, rotary positions) with the built-in tokenizer."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path_factory.mktemp("llama")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=2048, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, max_position_embeddings=256, bos_token_id=0, eos_token_id=0, pad_token_id=0)
-    LlamaForCausalLM(config).save_pretrained(out)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(BUILTIN_MODELS["builtin"] / name, out / name)
-    return out
+    return write_small_llama(tmp_path_factory.mktemp("llama"))
 
 
 def serve_together(contexts: list[lm.LMContext]) -> list[np.ndarray]:
