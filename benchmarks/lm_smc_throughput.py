@@ -216,7 +216,7 @@ def run_ours_static(llm, prompt_ids: list[int], n: int, steps: int, seed: int) -
         _sync(llm.device)
         start = time.perf_counter()
         result = lm.smc_decode(llm, prompt_ids, particles=n, max_tokens=steps, potential=odd_tokens, ess_threshold=1.0,
-                               stop_at_eos=False, seed=seed + attempt)
+                               stop_at_eos=False, rng=seed + attempt)
         _sync(llm.device)
         elapsed = time.perf_counter() - start
         assert result.steps == steps and all(len(t) == steps for t in result.token_ids)

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+import ppl
 from lm.device_sampling import systematic_ancestors
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
@@ -58,12 +59,13 @@ class DecodeResult:
 
 def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, max_tokens: int = 64,
                potential: Potential | None = None, ess_threshold: float = 0.5, temperature: float = 1.0,
-               stop_at_eos: bool = True, seed: int | None = 0, graphs: bool | None = None) -> DecodeResult:
+               stop_at_eos: bool = True, rng: Any = 0, graphs: bool | None = None) -> DecodeResult:
     """Run twisted SMC over `particles` continuations of `prompt` for at most `max_tokens` tokens.
 
     `potential(tokens)` gets the generated tokens so far ([N, t] on the device) and returns each
-    prefix's log potential ([N]); -inf kills a particle. `seed` seeds torch's generator of the
-    model's device (the CUDA graph draws from the default generator). `stop_at_eos=False` treats
+    prefix's log potential ([N]); -inf kills a particle. `rng` (a seed or a ppl rng, as everywhere)
+    seeds torch's generator of the model's device, from which the draws are made on the device (the
+    CUDA graph draws from the default generator); None leaves that generator as it is. `stop_at_eos=False` treats
     EOS as an ordinary token (every particle runs `max_tokens` steps: throughput measurements).
     The decoder (and its CUDA graph) is kept by `llm` and reused by the next call of the same
     shape. See the module docstring for the target and the weights.
@@ -80,8 +82,8 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
         raise ValueError(f"smc_decode: the prompt ({len(ids)} tokens) fills the context window of {llm.window}")
     columns = min(llm.window, -(-(len(ids) + steps) // _COLUMN_MULTIPLE) * _COLUMN_MULTIPLE)
     device = llm.device
-    if seed is not None:
-        torch.manual_seed(seed)
+    if rng is not None:
+        torch.manual_seed(int(ppl.rng(rng).numpy().integers(2**63 - 1)))
     decoder = llm.static_decoder(particles, columns, float(temperature), graphs)
     head = decoder.head
     n = particles

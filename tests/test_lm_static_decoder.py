@@ -96,7 +96,7 @@ def test_one_particle_weight_is_the_importance_ratio(builtin, temperature, stop_
     spaces = space_tokens(llm)
     for seed in range(4):
         result = lm.smc_decode(llm, prompt, particles=1, max_tokens=12, temperature=temperature,
-                               potential=count_potential(spaces, 0.3), stop_at_eos=stop_at_eos, seed=seed)
+                               potential=count_potential(spaces, 0.3), stop_at_eos=stop_at_eos, rng=seed)
         generated = result.token_ids[0] + ([llm.vocabulary.eos_ids[0]] if result.finished[0] else [])
         assert len(generated) == result.steps
         log_p = log_q = 0.0
@@ -140,7 +140,7 @@ def test_evidence_estimate_is_unbiased_on_the_tiny_model(tiny):
     a = 1
     z = exact_evidence(llm, prompt, steps, a, 1.5)
     results = [lm.smc_decode(llm, prompt, particles=3, max_tokens=steps, ess_threshold=1.0,
-                             potential=count_potential(a, 1.5), seed=seed) for seed in range(runs)]
+                             potential=count_potential(a, 1.5), rng=seed) for seed in range(runs)]
     assert sum(len(r.resampled_at) for r in results) > runs / 2  # the estimate goes through resampling
     estimates = np.array([math.exp(r.log_ml) for r in results])
     assert estimates.min() >= 0.0 and estimates.max() <= 1.0 + 1e-9
@@ -154,8 +154,8 @@ def test_smc_decode_concentrates_where_the_potential_points(builtin):
     """A strong penalty on tokens that start with a space: SMC's weighted particles use far fewer than plain sampling."""
     llm = builtin
     marked = set(space_tokens(llm))
-    plain = lm.smc_decode(llm, "SELECT", particles=32, max_tokens=16, seed=0)
-    steered = lm.smc_decode(llm, "SELECT", particles=32, max_tokens=16, potential=count_potential(sorted(marked), 3.0), seed=0)
+    plain = lm.smc_decode(llm, "SELECT", particles=32, max_tokens=16, rng=0)
+    steered = lm.smc_decode(llm, "SELECT", particles=32, max_tokens=16, potential=count_potential(sorted(marked), 3.0), rng=0)
 
     def spaces(r):
         return float(np.dot(r.weights, [sum(t in marked for t in ids) for ids in r.token_ids]))
@@ -189,7 +189,7 @@ def test_every_enumerated_sequence_is_reachable(tiny):
     """The tiny model's sequences of length 2 all have positive probability: SMC draws several distinct ones."""
     seen = set()
     for seed in range(30):
-        result = lm.smc_decode(tiny, [1], particles=4, max_tokens=2, seed=seed, stop_at_eos=False)
+        result = lm.smc_decode(tiny, [1], particles=4, max_tokens=2, rng=seed, stop_at_eos=False)
         seen.update(tuple(ids) for ids in result.token_ids)
     assert len(seen) > 8 and all(len(s) == 2 for s in seen)
     assert seen <= set(itertools.product(range(8), repeat=2))
