@@ -18,9 +18,28 @@ we use the mean of t_{K+1}, ..., t_{K+L}: each is conditionally unbiased given x
 E[Z_hat | x] = Z and the pair (x, Z_hat) is properly weighted for p c. L = 1 costs one extra
 constraint evaluation per token.
 
-With a cap C on rejections, if the first C draws are all rejected we draw v_{C+1} without
-testing-before-choosing, return it with weight t_{C+1} = c(v_{C+1}) (1 - M_C): the mixture of
-the two cases is still properly weighted (a rejected v_{C+1} just has weight 0).
+Bounding the work: a rejection budget C (`max_rejections`). If one of the first C draws is
+accepted, nothing changes. If all C are rejected (event R_C), there are two ways to finish:
+
+* with a `mask` (the whole-vocabulary accept mask, computed only now): draw the token from p
+  restricted to the accepted tokens among the undrawn ones, and return log Z exactly, Z being the
+  accepted mass (= the accepted undrawn mass, the C drawn tokens being rejected). Z = 0 gives
+  token None and weight -inf: no valid continuation. Exactness: in the uncapped sampler, given any
+  history of rejections v_1..v_{j-1}, the next draw is p restricted to the undrawn tokens, so given
+  that it is accepted it is p restricted to the accepted tokens (none of which were drawn): the
+  returned x is p c / Z and is independent of K and of the rejected history. In particular its
+  law given R_C is p c / Z, which is what the fallback draws. So x ~ p c / Z overall. Weights:
+  on R_C the weight is the constant Z; off R_C it is Des Raj's, with E[Z_hat | v_1..v_K] = Z. Hence
+      E[Z_hat 1{x=v}] = Z P(x=v, not R_C) + Z P(x=v, R_C) = Z p(v) c(v) / Z = p(v) c(v).
+  The cost is at most C tests + the mask's work + 1 (the chosen token is tested again, which
+  gives the caller its constraint state and checks that mask and `accepts` agree).
+* without a mask: draw v_{C+1} without testing-before-choosing and return it with weight
+  t_{C+1} = c(v_{C+1}) (1 - M_C) (one test). Properly weighted by the same unbiasedness of t_{C+1}
+  (a rejected v_{C+1} is returned as None, weight 0), but the token law is no longer p c / Z and
+  a rejection kills the particle; kept for callers without a mask.
+
+`TokenDraw.evaluations` counts constraint work: one per distinct token passed to `accepts`, plus
+the work the mask reports (for `TokenTrie.mask`, its constraint advances, one per trie edge).
 
 Every random decision is a call to `rng.categorical`, so the sampler can be run under the
 enumerating rng and checked exactly (tests/test_awrs_exact.py).
@@ -49,12 +68,15 @@ class TokenDraw:
     """A token from the locally constrained distribution and its properly weighted log Z estimate.
 
     `token` is None when no token can be accepted (Z = 0): then `log_weight` is -inf.
+    `evaluations` is the constraint work (distinct token tests plus the mask's reported work);
+    `masked` says the rejection budget ran out and the token came from the mask (weight Z exactly).
     """
 
     token: int | None
     log_weight: float
     evaluations: int
     rejections: int
+    masked: bool = False
 
 
 def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
@@ -145,17 +167,22 @@ class WithoutReplacementDraws:
 
 
 def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], bool], *, extra_draws: int = 1,
-         max_rejections: int | None = None) -> TokenDraw:
+         max_rejections: int | None = None, mask: Callable[[], tuple[np.ndarray, int]] | None = None) -> TokenDraw:
     """Sample x ~ p(x)c(x)/Z without testing the whole vocabulary; return x and log Z_hat.
 
     `probs` are the LM's next-token probabilities (float64, summing to 1), or their `token_blocks`;
     `accepts(i)` is the constraint's test of token i. `extra_draws` (L >= 1) continuation draws
-    estimate Z; `max_rejections` caps the rejection loop (None: no cap) and keeps the weights proper.
+    estimate Z. `max_rejections` (C) bounds the rejection loop (None: no bound); after C rejections,
+    `mask()` -> (boolean accept mask over the vocabulary, constraint work it did) is called and the
+    token drawn from it with the exact Z as weight, or, without `mask`, one untested draw is returned
+    (see the module docstring). `mask` must agree with `accepts` on every token.
     """
     if extra_draws < 1:
         raise ValueError(f"extra_draws must be >= 1, got {extra_draws}")
     if max_rejections is not None and max_rejections < 0:
         raise ValueError(f"max_rejections must be >= 0 or None, got {max_rejections}")
+    if mask is not None and max_rejections is None:
+        raise ValueError("mask is only used after max_rejections rejections: give max_rejections too")
     blocks = probs if isinstance(probs, TokenBlocks) else token_blocks(probs)
     p = blocks.probs
     draws = WithoutReplacementDraws(blocks)
@@ -175,8 +202,15 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
         undrawn = draws.undrawn_mass()
         if undrawn <= 0.0:
             return TokenDraw(None, -math.inf, evaluations, rejections)
+        capped = max_rejections is not None and rejections >= max_rejections
+        if capped and mask is not None:
+            token, z, work = _draw_from_mask(rng, p, mask, rejected=known)
+            evaluations += work
+            if token is not None and not test(token):
+                raise ValueError(f"mask() accepts token {token} but accepts({token}) rejects it: they must agree")
+            return TokenDraw(token, _log(z), evaluations, rejections, masked=True)
         token = draws.draw(rng)
-        if max_rejections is not None and rejections >= max_rejections:
+        if capped:
             weight = undrawn if test(token) else 0.0
             return TokenDraw(token if weight > 0 else None, _log(weight), evaluations, rejections)
         if test(token):
@@ -197,6 +231,27 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
         if ok:
             accepted_mass += float(p[token])
     return TokenDraw(chosen, _log(float(np.mean(estimates))), evaluations, rejections)
+
+
+def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray, int]],
+                    rejected: dict[int, bool]) -> tuple[int | None, float, int]:
+    """A token from p restricted to mask() (None if its mass Z is 0), Z, and the mask's reported work."""
+    result = mask()
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise ValueError(f"mask() must return (accept mask, constraint work), got {type(result).__name__}")
+    allowed, work = result
+    allowed = np.asarray(allowed)
+    if allowed.dtype != np.bool_ or allowed.shape != p.shape:
+        raise ValueError(f"mask() must return a boolean array of shape {p.shape}, got {allowed.dtype} {allowed.shape}")
+    for token in rejected:  # the budget ran out, so every token drawn so far was rejected by accepts()
+        if allowed[token]:
+            raise ValueError(f"mask() accepts token {token} but accepts({token}) rejected it: they must agree")
+    candidates = np.flatnonzero(allowed & (p > 0))  # accepted, hence undrawn
+    masses = p[candidates]
+    z = float(masses.sum())
+    if z <= 0.0:
+        return None, 0.0, int(work)
+    return int(candidates[rng.categorical(masses)]), z, int(work)
 
 
 def masked_sample(rng: Any, probs: np.ndarray, mask: np.ndarray) -> TokenDraw:

@@ -34,6 +34,9 @@ from lm.constraints.base import Anything, Constraint
 
 METHODS = ("smc", "lcd", "rerank")
 
+# AWRS rejections before a particle falls back to the trie mask (see docs/generation.md).
+AWRS_BUDGET = 64
+
 
 class ConstrainedGeneration(ppl.Model):
     """Text from a language model, one token per step, under a constraint on its bytes."""
@@ -43,10 +46,14 @@ class ConstrainedGeneration(ppl.Model):
 
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
-                 potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None):
+                 potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None,
+                 awrs_budget: int | None = AWRS_BUDGET):
         super().__init__()
         if sampler not in ("awrs", "mask", "prior"):
             raise ValueError(f"sampler must be 'awrs', 'mask' or 'prior', got {sampler!r}")
+        if awrs_budget is not None and (isinstance(awrs_budget, bool) or not isinstance(awrs_budget, int)
+                                        or awrs_budget < 0):
+            raise ValueError(f"awrs_budget must be a non-negative int or None, got {awrs_budget!r}")
         if not isinstance(max_tokens, int) or max_tokens < 1:
             raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
         self.llm = llm
@@ -59,6 +66,7 @@ class ConstrainedGeneration(ppl.Model):
         self.twist_fn = twist
         self.potential = potential
         self.trie = trie if trie is not None or sampler != "mask" else vocabulary_trie(llm)
+        self.awrs_budget = awrs_budget
         self.text = b""
         self.truncated = False
         self.evaluations = 0
@@ -76,18 +84,23 @@ class ConstrainedGeneration(ppl.Model):
         states[token_id] = new
         return True
 
+    def _mask(self) -> tuple[np.ndarray, int]:
+        """Token masking's accept mask at the current state and its constraint work (the trie built on first use)."""
+        trie = self.trie if self.trie is not None else vocabulary_trie(self.llm)
+        return vocabulary_mask(self.llm, trie, self.constraint, self.state)
+
     def _draw(self, rng: Any, logprobs: np.ndarray) -> tuple[Any, float]:
         states: dict = {}
         probs = np.exp(_tempered(logprobs, self.temperature))
         probs /= probs.sum()
         if self.sampler == "awrs":
-            draw = awrs(rng, probs, lambda i: self._accepts(i, states))
+            budget = self.awrs_budget
+            draw = awrs(rng, probs, lambda i: self._accepts(i, states), max_rejections=budget,
+                        mask=self._mask if budget is not None else None)
         elif self.sampler == "mask":
-            mask, advances = self.trie.mask(self.constraint, self.state)
-            eos = self.llm.vocabulary.eos.id
-            mask[eos] = self.constraint.is_accepting(self.state)
+            mask, work = self._mask()
             draw = masked_sample(rng, probs, mask)
-            draw = TokenDraw(draw.token, draw.log_weight, advances + 1, 0)
+            draw = TokenDraw(draw.token, draw.log_weight, work, 0)
             if draw.token is not None:
                 self._accepts(draw.token, states)
         else:
@@ -140,6 +153,16 @@ def vocabulary_trie(llm: Any) -> TokenTrie:
         cached = TokenTrie([t.bytes if t is not None and not t.is_special and not t.is_eos else None for t in tokens])
         llm._token_trie = cached
     return cached
+
+
+def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: Any) -> tuple[np.ndarray, int]:
+    """The tokens `ConstrainedGeneration` accepts at `state`, by one trie walk, and its work (advances + 1).
+
+    Ordinary tokens by `trie.mask`; every end-of-sequence id iff the text is complete (the +1).
+    """
+    mask, advances = trie.mask(constraint, state)
+    mask[list(llm.vocabulary.eos_ids)] = constraint.is_accepting(state)
+    return mask, advances + 1
 
 
 def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, particles: int = 8, method: str = "smc",

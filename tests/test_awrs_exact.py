@@ -3,7 +3,9 @@
 For every token v: E[Z_hat * 1{x = v}] = p(v) c(v), hence E[Z_hat] = Z; and the token is an
 exact sample of p c / Z. Checked to 1e-12 under semantics.explore, on random categoricals
 and random constraint sets, with and without a rejection cap, with the vocabulary cut into
-blocks of every size (the sampler draws a block, then a token in it).
+blocks of every size (the sampler draws a block, then a token in it). With a mask fallback
+after C rejections the token law stays exactly p c / Z too (relative 1e-9, tiny masses included),
+and ConstrainedGeneration with the fallback on the tiny LM is exactly properly weighted.
 """
 import math
 
@@ -11,8 +13,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import ppl
 import semantics
 from inference.awrs import awrs, masked_sample, token_blocks
+from inference.smc import smc
+from inference.token_trie import TokenTrie
+from lm import constraints, load
+from lm.generation import ConstrainedGeneration
+from test_generation_exact import MAX_TOKENS, PATTERN, exact_target
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -128,3 +136,157 @@ def test_awrs_evaluates_few_tokens_when_the_constraint_agrees_with_the_model():
     probs /= probs.sum()
     draw = awrs(rng, probs, lambda i: i == 7 or i % 2 == 1)
     assert draw.token == 7 and draw.evaluations == 2
+
+
+@st.composite
+def mixed_problems(draw):
+    """Weights that are zero, tiny (down to 1e-300) or ordinary, sometimes one near-certain token; any accept set."""
+    size = draw(st.integers(1, 6))
+    weights = []
+    for _ in range(size):
+        kind = draw(st.sampled_from(["zero", "tiny", "ordinary"]))
+        weights.append(0.0 if kind == "zero" else draw(st.floats(1e-300, 1e-15)) if kind == "tiny"
+                       else draw(st.floats(1e-3, 1.0)))
+    if draw(st.booleans()) or not any(w > 0 for w in weights):
+        weights[draw(st.integers(0, size - 1))] = 1.0  # near-deterministic when the others are tiny
+    total = math.fsum(weights)
+    accept = draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    return np.array([w / total for w in weights]), accept
+
+
+def _explore_with_mask(probs, accept, cap, block_size=None, extra_draws=1):
+    """Token law, E[Z_hat 1{x = v}] and the outcomes, enumerating awrs with the mask fallback after `cap` rejections."""
+    calls = []
+
+    def mask():
+        calls.append(1)
+        return np.array(accept, dtype=bool), 7  # 7: the work the mask reports
+
+    source = probs if block_size is None else token_blocks(probs, block_size)
+    law, weighted, total, outcomes = np.zeros(len(probs)), np.zeros(len(probs)), 0.0, []
+    for outcome in semantics.explore(lambda rng: awrs(rng, source, lambda i: accept[i], extra_draws=extra_draws,
+                                                      max_rejections=cap, mask=mask)):
+        draw, prob = outcome.value, math.exp(outcome.log_prob)
+        total += prob
+        outcomes.append(draw)
+        if draw.token is not None:
+            law[draw.token] += prob
+            weighted[draw.token] += prob * math.exp(draw.log_weight)
+        else:
+            assert draw.log_weight == -math.inf
+    assert total == pytest.approx(1.0, abs=1e-12)
+    assert len(calls) == sum(d.masked for d in outcomes)  # the mask is computed only when the budget runs out
+    return law, weighted, outcomes
+
+
+@settings(max_examples=60, deadline=None)
+@given(mixed_problems(), st.integers(0, 2), st.sampled_from([None, 1, 2]), st.integers(1, 2))
+def test_mask_fallback_samples_p_c_over_z_and_is_properly_weighted(problem, cap, block_size, extra_draws):
+    probs, accept = problem
+    c = np.array(accept, dtype=float)
+    z = math.fsum(probs * c)
+    law, weighted, outcomes = _explore_with_mask(probs, accept, cap, block_size, extra_draws)
+    expected_law = probs * c / z if z > 0 else np.zeros(len(probs))
+    np.testing.assert_allclose(law, expected_law, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weighted, probs * c, rtol=1e-9, atol=0)  # relative: tiny masses count
+    for draw in outcomes:
+        if draw.masked:
+            assert draw.rejections == cap and draw.evaluations == cap + 7 + (draw.token is not None)
+            if draw.token is not None:
+                assert draw.log_weight == pytest.approx(math.log(z), rel=1e-12, abs=1e-12)  # Z exactly
+        else:
+            assert draw.rejections <= cap
+    if z == 0:
+        assert all(d.token is None for d in outcomes)
+
+
+@pytest.mark.parametrize("cap", [0, 1, 2])
+def test_mask_fallback_with_nothing_accepted_says_so(cap):
+    probs = np.array([0.5, 0.25, 0.125, 0.125])
+    law, weighted, outcomes = _explore_with_mask(probs, [False] * 4, cap)
+    assert not law.any() and not weighted.any()
+    assert all(d.token is None and d.log_weight == -math.inf for d in outcomes)
+    assert all(d.masked for d in outcomes)  # 4 tokens, at most 2 rejections: the mask settles it
+
+
+def test_mask_fallback_on_a_near_certain_rejected_token():
+    # The LM puts 1 - 1e-15 on a rejected token: the fallback weight is the tiny accepted mass itself.
+    probs = np.array([1.0 - 1e-15, 4e-16, 6e-16 - 1e-30, 1e-30])
+    accept = [False, True, False, True]
+    law, weighted, outcomes = _explore_with_mask(probs, accept, 1)
+    np.testing.assert_allclose(weighted, [0.0, 4e-16, 0.0, 1e-30], rtol=1e-9, atol=0)
+    np.testing.assert_allclose(law, [0.0, 4e-16 / (4e-16 + 1e-30), 0.0, 1e-30 / (4e-16 + 1e-30)], rtol=1e-9)
+    masked = [d for d in outcomes if d.masked]
+    assert masked and all(d.log_weight == pytest.approx(math.log(4e-16 + 1e-30), rel=1e-12) for d in masked)
+
+
+def test_mask_fallback_bounds_the_work_on_a_large_vocabulary():
+    probs = np.full(50_000, 1.0 / 50_000)
+    allowed = np.zeros(50_000, dtype=bool)
+    allowed[[3, 49_999]] = True
+    draw = awrs(ppl.rng(0), probs, lambda i: bool(allowed[i]), max_rejections=64, mask=lambda: (allowed.copy(), 300))
+    assert draw.masked and draw.token in (3, 49_999) and draw.rejections == 64
+    assert draw.evaluations == 64 + 300 + 1
+    assert draw.log_weight == pytest.approx(math.log(2 / 50_000), rel=1e-12)
+
+
+def test_mask_that_disagrees_with_the_test_is_an_error():
+    probs = np.array([0.25, 0.25, 0.25, 0.25])
+    with pytest.raises(ValueError, match="must agree"):
+        # token 0 is drawn first under the enumerating rng and rejected by the test, accepted by the mask
+        next(semantics.explore(lambda rng: awrs(rng, probs, lambda i: False, max_rejections=1,
+                                                mask=lambda: (np.ones(4, dtype=bool), 0))))
+    with pytest.raises(ValueError, match="must agree"):
+        awrs(ppl.rng(0), probs, lambda i: False, max_rejections=0, mask=lambda: (np.ones(4, dtype=bool), 0))
+
+
+def test_bad_mask_arguments_are_clear_errors():
+    probs = np.array([0.5, 0.5])
+    with pytest.raises(ValueError, match="max_rejections"):
+        awrs(ppl.rng(0), probs, lambda i: True, mask=lambda: (np.ones(2, dtype=bool), 0))
+    with pytest.raises(ValueError, match="boolean array of shape"):
+        awrs(ppl.rng(0), probs, lambda i: True, max_rejections=0, mask=lambda: (np.ones(3, dtype=bool), 0))
+    with pytest.raises(ValueError, match="constraint work"):
+        awrs(ppl.rng(0), probs, lambda i: True, max_rejections=0, mask=lambda: np.ones(2, dtype=bool))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load("tiny")
+
+
+class CountingTrie(TokenTrie):
+    """The vocabulary trie, counting the masks computed through it."""
+
+    def __init__(self, vocabulary):
+        super().__init__(vocabulary)
+        self.calls = 0
+
+    def mask(self, constraint, state):
+        self.calls += 1
+        return super().mask(constraint, state)
+
+
+@pytest.mark.parametrize("budget", [0, 1])
+def test_generation_with_the_mask_fallback_is_properly_weighted(tiny, budget):
+    """One particle over whole texts, every randomness enumerated: E[Z_hat 1{text = x}] = p(x, c) exactly."""
+    constraint = constraints.regex(PATTERN)
+    z, target = exact_target(tiny, constraint, MAX_TOKENS)
+    trie = CountingTrie([t.bytes if t is not None and not (t.is_special or t.is_eos) else None
+                         for t in tiny.vocabulary.tokens])  # as lm.generation.vocabulary_trie builds it
+    weighted, total, runs = {}, 0.0, 0
+    for outcome in semantics.explore(lambda rng: smc(
+            ConstrainedGeneration(tiny, "", constraint, max_tokens=MAX_TOKENS, awrs_budget=budget, trie=trie),
+            particles=1, rng=rng, max_steps=MAX_TOKENS + 1)):
+        runs += 1
+        total += math.exp(outcome.log_prob)
+        result = outcome.value
+        if result.log_ml > -math.inf:
+            text = result.particles[0].trace.output
+            weighted[text] = weighted.get(text, 0.0) + math.exp(outcome.log_prob + result.log_ml)
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert trie.calls > (runs if budget == 0 else 0)  # the fallback ran (every step with budget 0)
+    assert sum(weighted.values()) == pytest.approx(z, rel=1e-9)
+    assert set(weighted) == set(target)
+    for text, p in target.items():
+        assert weighted[text] == pytest.approx(p * z, rel=1e-9)
