@@ -22,17 +22,17 @@ Bounding the work: a rejection budget C (`max_rejections`). If one of the first 
 accepted, nothing changes. If all C are rejected (event R_C), there are two ways to finish:
 
 * with a `mask` (the whole-vocabulary accept mask, computed only now): draw the token from p
-  restricted to the accepted tokens among the undrawn ones, and return log Z exactly, Z being the
-  accepted mass (= the accepted undrawn mass, the C drawn tokens being rejected). Z = 0 gives
-  token None and weight -inf: no valid continuation. Exactness: in the uncapped sampler, given any
-  history of rejections v_1..v_{j-1}, the next draw is p restricted to the undrawn tokens, so given
-  that it is accepted it is p restricted to the accepted tokens (none of which were drawn): the
-  returned x is p c / Z and is independent of K and of the rejected history. In particular its
-  law given R_C is p c / Z, which is what the fallback draws. So x ~ p c / Z overall. Weights:
-  on R_C the weight is the constant Z; off R_C it is Des Raj's, with E[Z_hat | v_1..v_K] = Z. Hence
-      E[Z_hat 1{x=v}] = Z P(x=v, not R_C) + Z P(x=v, R_C) = Z p(v) c(v) / Z = p(v) c(v).
-  The cost is at most C tests + the mask's work + 1 (the chosen token is tested again, which
-  gives the caller its constraint state and checks that mask and `accepts` agree).
+  restricted to the accepted tokens A (all of them undrawn, the C draws being rejected) and
+  return log Z exactly, Z = p(A). Z = 0 gives token None and weight -inf: no valid continuation.
+  Exactness. In the uncapped sampler, given rejected draws v_1..v_{j-1}, v_j is p restricted to
+  the undrawn tokens, which include all of A; so given also that v_j is accepted, v_j ~ p c / Z,
+  whatever j and the rejected history. Hence given R_C the first accepted token has law p c / Z,
+  which is exactly what the fallback draws, and off R_C the sampler is unchanged: x ~ p c / Z.
+  Weights: off R_C, x = v_K and 1{x = v, not R_C} are functions of v_1..v_K, and
+  E[Z_hat | v_1..v_K] = Z (Des Raj, above); on R_C, Z_hat = Z. So for every token v
+      E[Z_hat 1{x=v}] = Z P(x=v, not R_C) + Z P(x=v, R_C) = Z P(x=v) = p(v) c(v).
+  The work is at most C tests + the mask's work + 1 (the chosen token is tested, which gives
+  the caller its constraint state and checks that mask and `accepts` agree on it).
 * without a mask: draw v_{C+1} without testing-before-choosing and return it with weight
   t_{C+1} = c(v_{C+1}) (1 - M_C) (one test). Properly weighted by the same unbiasedness of t_{C+1}
   (a rejected v_{C+1} is returned as None, weight 0), but the token law is no longer p c / Z and
