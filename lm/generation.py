@@ -36,9 +36,9 @@ from lm.constraints.base import Anything, Constraint
 METHODS = ("smc", "lcd", "rerank")
 
 # AWRS rejections before a particle falls back to the trie mask: a mask costs at least one advance per
-# distinct first byte (256 on byte-level vocabularies), so the fallback costs at most ~1.25 masks;
+# distinct first byte (256 on byte-level vocabularies), so the fallback costs at most ~1.5 masks;
 # measured in benchmarks/results/awrs_fallback_counts.md (docs/generation.md).
-AWRS_BUDGET = 64
+AWRS_BUDGET = 128
 
 
 class ConstrainedGeneration(ppl.Model):
