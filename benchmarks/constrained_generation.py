@@ -127,6 +127,7 @@ def part_counts(args: argparse.Namespace, jtasks: list[JsonTask], stasks: list[S
 
 def run_ours(llm: Any, constraint: CountedConstraint, prompt: str, method: str, particles: int, max_tokens: int,
              seed: int) -> dict:
+    llm.clear_cache()  # every call starts cold: no method reuses another's forward passes on the same prompt
     wall, cpu = time.perf_counter(), time.process_time()
     result = generate(llm, prompt, constraint, particles=particles, method=method, max_tokens=max_tokens, rng=seed)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
