@@ -388,7 +388,8 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
                  f"({args.count_tasks} JSON schemas and {args.count_tasks} Spider questions, up to {args.count_tokens} "
                  f"tokens each), each prefix is masked by the vocabulary-trie walk (`TokenTrie.mask`: one constraint "
                  f"advance per trie edge, +1 for the EOS test) and sampled by `inference.awrs.awrs` {args.count_repeats} "
-                 f"times with independent seeds (one token test per distinct token tried, L=1 extra draw). 50k models: "
+                 f"times with independent seeds, as `generate` runs it (one token test per distinct token tried, L=1 extra draw; "
+                 f"after 128 rejections the trie mask, its advances counted, and an exact draw). 50k models: "
                  f"the mask measured at every {args.mask_every_large}th prefix; ratios use prefixes where both ran.\n")
         L.append("Models: `builtin` is lm/builtin/model (2,048 tokens, trained). `builtin-50k` is the built-in "
                  "model's exact next-token distribution over a 50,257-token byte-level BPE vocabulary (the built-in "
@@ -536,19 +537,18 @@ STATIC_FINDINGS = [
     "(compact/minified write no needless `\\u` escapes, as `json.dumps` does). The 'ASCII-literal' rows keep a "
     "user-level variant for comparison: the schema conjoined (public `&`) with the regex `[ -\\[\\]-~]*` "
     "(printable ASCII, no backslash), which also shrinks the masks.",
-    "4. **AWRS costs O(|V|) numpy work per draw** (inference/awrs.py, `awrs.draw`, lines 82-86: "
-    "`remaining.sum()` and `rng.categorical(remaining)` over the whole vocabulary for every token tried). "
-    "Part 1's 'whole call' column shows it: with 50,257 tokens about 0.2 ms per draw, more than a constraint "
-    "test; on random-50k it is almost all of AWRS's time (2.3 s per JSON token). A lazily materialized "
-    "without-replacement order (exponential/Gumbel keys, `argpartition` in growing chunks, as genlm-control "
-    "does) or a Fenwick tree over the probabilities makes each further draw O(log |V|) after one O(|V|) pass.",
+    "4. **AWRS's own sampling work** (inference/awrs.py) was O(|V|) numpy per draw in the first runs (0.2 ms per "
+    "draw at 50,257 tokens, 2.3 s per JSON token on random-50k). It now draws from a two-level block sampler "
+    "(about sqrt(|V|) blocks; 0.235 -> 0.025 ms per draw at 50k, `benchmarks/awrs_draw_cost.py`), exact under "
+    "the enumerating rng.",
     "5. **AWRS vs masking depends on where the LM puts its mass.** With the trained distribution (builtin, "
-    "builtin-50k) AWRS tests 15-150 tokens per token on average but a median of a handful; the means are "
-    "dominated by prefixes where the model puts almost all its mass on rejected tokens (the first key of an "
-    "off-distribution schema: 1e-9..6e-6 of the mass on the property names). With random weights the "
-    "distribution is nearly uniform over 50k tokens, so a closed key position needs thousands of draws, while "
-    "the trie walk prunes there in a few thousand advances: AWRS loses (0.24x on JSON). Masking is cheap "
-    "exactly where the constraint is tight, AWRS where the LM agrees with it.",
+    "builtin-50k) AWRS tests a handful of tokens at most prefixes; the means are dominated by prefixes where the "
+    "model puts almost all its mass on rejected tokens (the first key of an off-distribution schema). With random "
+    "weights the distribution is nearly uniform over 50k tokens, so a closed key position needs thousands of "
+    "draws while the trie walk prunes there in a few thousand advances: AWRS alone lost (0.24x on JSON in the "
+    "first run). `generate` now falls back to the exact trie mask after 128 rejections (the token drawn exactly "
+    "from p c / Z, the weight Z exactly; derivation in inference/awrs.py), which bounds a token's work by 128 "
+    "tests + one mask (`benchmarks/evaluation_counts.py --budgets ...` sweeps the budget at fixed prefixes).",
     "6. **genlm-control on JSON: 0 valid outputs.** At that first key genlm-control's `recursive_awrs` kills "
     "the particle once the rejected mass exceeds 1 - 1e-5 (`error_tolerance`), so every particle dies there; "
     "ours keeps drawing (numerically safe for such distributions) and finds the valid keys. Its `JsonSchema` "
