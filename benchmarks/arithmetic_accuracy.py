@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from scipy.stats import binomtest  # noqa: E402
+from paired_test import mcnemar  # noqa: E402
 
 import lm  # noqa: E402
 from constrained_generation import library_versions, lm_logprob, run_ours  # noqa: E402
@@ -252,14 +252,6 @@ PICKS = [("smc_map", "SMC+AWRS, MAP sample"), ("smc_vote", "SMC+AWRS, weighted v
          ("lcd_any", "LCD: any sample correct (oracle)"), ("free_any", "unconstrained: any sample correct (oracle)")]
 PAIRS = [("smc_vote", "lcd_vote", "primary"), ("smc_map", "lcd_best_lm", "secondary"),
          ("smc_vote", "lcd_one", "secondary"), ("smc_vote", "free_vote", "secondary")]
-
-
-def mcnemar(rows: list[dict], a: str, b: str) -> dict:
-    """Exact McNemar test: among problems where exactly one of `a`, `b` is right, is each equally likely?"""
-    a_only = sum(r["ok"][a] and not r["ok"][b] for r in rows)
-    b_only = sum(r["ok"][b] and not r["ok"][a] for r in rows)
-    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
-    return {"a_only": a_only, "b_only": b_only, "p": p}
 
 
 def section(L: list[str], which: str, rows: list[dict], skipped: int, args: argparse.Namespace) -> None:

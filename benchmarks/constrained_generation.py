@@ -50,6 +50,7 @@ from constrained_tasks import (JsonTask, SqlTask, json_tasks, json_valid, majori
 from counted_constraint import CountedConstraint  # noqa: E402
 from evaluation_counts import measure_trajectory, summarize  # noqa: E402
 from large_vocabulary_models import build_all  # noqa: E402
+from paired_test import mcnemar  # noqa: E402
 from lm.generation import generate, vocabulary_trie  # noqa: E402
 from inference.token_trie import TokenTrie  # noqa: E402
 
@@ -492,6 +493,14 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
         for k, label in keys:
             c = sum(r["ok"][k] for r in a)
             L.append(f"| {label} | {c}/{n} | {100 * c / max(1, n):.0f}% |")
+        L.append("")
+        L.append("Paired on the same questions (exact McNemar test: questions only one of the two got right):\n")
+        L.append("| A | B | A right, B wrong | B right, A wrong | p |")
+        L.append("|---|---|---|---|---|")
+        labels = dict(keys)
+        for x, y in [("smc_vote", "lcd_vote"), ("smc_map", "lcd_best_lm"), ("smc_vote", "lcd_one")]:
+            m = mcnemar(a, x, y)
+            L.append(f"| {labels[x]} | {labels[y]} | {m['a_only']} | {m['b_only']} | {m['p']:.3g} |")
         L.append("")
         smc_wall = sum(r["smc_wall"] for r in a)
         lcd_wall = sum(r["lcd_wall"] for r in a)
