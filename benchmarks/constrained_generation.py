@@ -127,10 +127,11 @@ def part_counts(args: argparse.Namespace, jtasks: list[JsonTask], stasks: list[S
 # -- part 2: wall time per valid output ---------------------------------------------------------------
 
 def run_ours(llm: Any, constraint: CountedConstraint, prompt: str, method: str, particles: int, max_tokens: int,
-             seed: int) -> dict:
+             seed: int, ess_threshold: float = 0.5) -> dict:
     llm.clear_cache()  # every call starts cold: no method reuses another's forward passes on the same prompt
     wall, cpu = time.perf_counter(), time.process_time()
-    result = generate(llm, prompt, constraint, particles=particles, method=method, max_tokens=max_tokens, rng=seed)
+    result = generate(llm, prompt, constraint, particles=particles, method=method, max_tokens=max_tokens, rng=seed,
+                      ess_threshold=ess_threshold)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     outputs = []
     for particle in result.particles:
@@ -325,6 +326,16 @@ def part_accuracy(args: argparse.Namespace, llm: Any, tasks: list[SqlTask]) -> d
                       "lcd_vote": correct(lcd_vote), "lcd_one": correct(lcd_first),
                       "smc_any": any(correct(v) for v, _ in smc_samples),
                       "lcd_any": any(correct(s) for s in set(samples))}}
+        if args.accuracy_ablation:
+            # The same AWRS proposal and particle count without resampling: samples from the locally constrained
+            # (myopic) law, answered by unweighted vote, and by importance-weighted vote (the SMC weights alone).
+            iid = run_ours(llm, constraints_smc[task.db_id], task.prompt, "smc", args.accuracy_particles,
+                           args.max_tokens, args.seed + 1000 + i, ess_threshold=0.0)
+            finished = [o["text"][1:] for o in iid["outputs"] if o["finished"]]
+            weighted = [(v[1:] if v.startswith(" ") else v, p) for v, p in iid["samples"]]
+            row["ok"]["awrs_vote"] = correct(majority_by_result([(q, 1.0) for q in finished], task.db_path))
+            row["ok"]["awrs_weighted_vote"] = correct(majority_by_result(weighted, task.db_path))
+            row["awrs_wall"] = iid["wall_s"]
         rows.append(row)
         print(f"[accuracy] {task.name}: smc {budget:.2f} s, lcd {lcd_wall:.2f} s ({len(samples)} samples) "
               f"{row['ok']}", flush=True)
@@ -488,6 +499,10 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
                 ("lcd_best_lm", "LCD, best LM probability"), ("lcd_vote", "LCD, majority vote"),
                 ("lcd_one", "LCD, a single sample"), ("smc_any", "SMC: any particle correct (oracle)"),
                 ("lcd_any", "LCD: any sample correct (oracle)")]
+        ablation = all("awrs_vote" in r["ok"] for r in a)
+        if ablation:
+            keys += [("awrs_vote", "ablation: AWRS, no resampling, unweighted vote"),
+                     ("awrs_weighted_vote", "ablation: AWRS, no resampling, importance-weighted vote")]
         L.append("| answer | correct | accuracy |")
         L.append("|---|---|---|")
         for k, label in keys:
@@ -498,7 +513,10 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
         L.append("| A | B | A right, B wrong | B right, A wrong | p |")
         L.append("|---|---|---|---|---|")
         labels = dict(keys)
-        for x, y in [("smc_vote", "lcd_vote"), ("smc_map", "lcd_best_lm"), ("smc_vote", "lcd_one")]:
+        pairs = [("smc_vote", "lcd_vote"), ("smc_map", "lcd_best_lm"), ("smc_vote", "lcd_one")]
+        if ablation:
+            pairs += [("smc_vote", "awrs_vote"), ("awrs_weighted_vote", "awrs_vote"), ("awrs_vote", "lcd_vote")]
+        for x, y in pairs:
             m = mcnemar(a, x, y)
             L.append(f"| {labels[x]} | {labels[y]} | {m['a_only']} | {m['b_only']} | {m['p']:.3g} |")
         L.append("")
@@ -647,6 +665,8 @@ def main() -> None:
     parser.add_argument("--accuracy-dbs", nargs="+", default=["concert_singer", "pets_1", "poker_player"])
     parser.add_argument("--accuracy-per-db", type=int, default=10)
     parser.add_argument("--accuracy-particles", type=int, default=16)
+    parser.add_argument("--accuracy-ablation", action="store_true",
+                        help="also run the AWRS proposal without resampling (untimed): do SMC's weights or its sample count win?")
     parser.add_argument("--lcd-batch", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--raw", type=Path, default=Path("/tmp/cg_bench/constrained_generation.json"),

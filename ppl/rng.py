@@ -53,8 +53,11 @@ class SeededRng:
         self._gen = np.random.Generator(np.random.PCG64(self._seq))
 
     def categorical(self, probs: np.ndarray) -> int:
-        p = normalized(probs)
-        cumulative = np.cumsum(p)
+        # Two passes over `probs` (cumsum, min) instead of normalizing first: AWRS calls this per token tried.
+        p = np.asarray(probs, dtype=np.float64)
+        cumulative = np.cumsum(p) if p.ndim == 1 and p.size else None
+        if cumulative is None or not (np.isfinite(cumulative[-1]) and cumulative[-1] > 0) or p.min() < 0:
+            raise ValueError(f"categorical needs non-negative finite probabilities with a positive sum, got {p}")
         index = int(np.searchsorted(cumulative, self._gen.random() * cumulative[-1], side="right"))
         if index == len(p):  # rounding at the top end: take the last index with mass
             index = int(np.flatnonzero(p)[-1])
