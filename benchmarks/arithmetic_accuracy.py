@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from paired_test import mcnemar  # noqa: E402
+from paired_test import accuracy_lines, mcnemar  # noqa: E402
 
 import lm  # noqa: E402
 from constrained_generation import library_versions, lm_logprob, run_ours  # noqa: E402
@@ -261,12 +261,7 @@ def section(L: list[str], which: str, rows: list[dict], skipped: int, args: argp
     L.append(f"### Problems from {title}\n")
     L.append(f"{n} held-out problems ({skipped} drawn problems skipped because their text is in the training corpus or an earlier run); "
              f"mean gold solution length {sum(len(r['problem']['gold']) for r in rows) / max(n, 1):.0f} characters.\n")
-    L.append("| answer | correct | accuracy |")
-    L.append("|---|---|---|")
-    for key, label in PICKS:
-        c = sum(r["ok"][key] for r in rows)
-        L.append(f"| {label} | {c}/{n} | {100 * c / max(n, 1):.0f}% |")
-    L.append("")
+    L.extend(accuracy_lines(rows, PICKS))
     wrong_smc = sum(1 - r.get("smc_p_correct", dict(r["smc_answers"]).get(r["problem"]["answer"], 0.0)) for r in rows)
     wrong_lcd = sum(a != r["problem"]["answer"] for r in rows for a in r["lcd_answers"])
     wrong_free = sum(a != r["problem"]["answer"] for r in rows for a in r["free_answers"])

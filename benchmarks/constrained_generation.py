@@ -50,7 +50,7 @@ from constrained_tasks import (JsonTask, SqlTask, json_tasks, json_valid, majori
 from counted_constraint import CountedConstraint  # noqa: E402
 from evaluation_counts import measure_trajectory, summarize  # noqa: E402
 from large_vocabulary_models import build_all  # noqa: E402
-from paired_test import mcnemar  # noqa: E402
+from paired_test import accuracy_lines, mcnemar  # noqa: E402
 from lm.generation import generate, vocabulary_trie  # noqa: E402
 from inference.token_trie import TokenTrie  # noqa: E402
 
@@ -503,12 +503,7 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
         if ablation:
             keys += [("awrs_vote", "ablation: AWRS, no resampling, unweighted vote"),
                      ("awrs_weighted_vote", "ablation: AWRS, no resampling, importance-weighted vote")]
-        L.append("| answer | correct | accuracy |")
-        L.append("|---|---|---|")
-        for k, label in keys:
-            c = sum(r["ok"][k] for r in a)
-            L.append(f"| {label} | {c}/{n} | {100 * c / max(1, n):.0f}% |")
-        L.append("")
+        L.extend(accuracy_lines(a, keys))
         L.append("Paired on the same questions (exact McNemar test: questions only one of the two got right):\n")
         L.append("| A | B | A right, B wrong | B right, A wrong | p |")
         L.append("|---|---|---|---|---|")
