@@ -204,11 +204,11 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
             return TokenDraw(None, -math.inf, evaluations, rejections)
         capped = max_rejections is not None and rejections >= max_rejections
         if capped and mask is not None:
-            token, z, work = _draw_from_mask(rng, p, mask, rejected=known)
+            token, log_z, work = _draw_from_mask(rng, p, mask, rejected=known)
             evaluations += work
             if token is not None and not test(token):
                 raise ValueError(f"mask() accepts token {token} but accepts({token}) rejects it: they must agree")
-            return TokenDraw(token, _log(z), evaluations, rejections, masked=True)
+            return TokenDraw(token, log_z, evaluations, rejections, masked=True)
         token = draws.draw(rng)
         if capped:
             weight = undrawn if test(token) else 0.0
@@ -235,7 +235,7 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
 
 def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray, int]],
                     rejected: dict[int, bool]) -> tuple[int | None, float, int]:
-    """A token from p restricted to mask() (None if its mass Z is 0), Z, and the mask's reported work."""
+    """A token from p restricted to mask() (None if its mass Z is 0), log Z, and the mask's reported work."""
     result = mask()
     if not (isinstance(result, tuple) and len(result) == 2):
         raise ValueError(f"mask() must return (accept mask, constraint work), got {type(result).__name__}")
@@ -246,12 +246,8 @@ def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray
     for token in rejected:  # the budget ran out, so every token drawn so far was rejected by accepts()
         if allowed[token]:
             raise ValueError(f"mask() accepts token {token} but accepts({token}) rejected it: they must agree")
-    candidates = np.flatnonzero(allowed & (p > 0))  # accepted, hence undrawn
-    masses = p[candidates]
-    z = float(masses.sum())
-    if z <= 0.0:
-        return None, 0.0, int(work)
-    return int(candidates[rng.categorical(masses)]), z, int(work)
+    draw = masked_sample(rng, p, allowed)  # accepted tokens are undrawn ones, so this is p c restricted to them
+    return draw.token, draw.log_weight, int(work)
 
 
 def masked_sample(rng: Any, probs: np.ndarray, mask: np.ndarray) -> TokenDraw:
