@@ -208,12 +208,15 @@ class ForwardServer:
             picks = torch.tensor([column[length - 1] for length in lengths], device=device)
             last = logits[torch.arange(n, device=device), picks]
         last = last.to(torch.float64)
-        if self._undefined is not None:
-            last = last.masked_fill(self._undefined, -torch.inf)
+        last = self.without_undefined(last)
         logprobs = torch.log_softmax(last, dim=-1)
         cdf = torch.cumsum(torch.exp(logprobs), dim=-1)
         logprobs, cdf = logprobs.cpu().numpy(), cdf.cpu().numpy()
         return [NextTokenTable(logprobs[i], cdf[i]) for i in range(n)]
+
+    def without_undefined(self, logits: torch.Tensor) -> torch.Tensor:
+        """`logits` [..., vocabulary] with -inf at ids that are no token (padding rows of the output layer)."""
+        return logits if self._undefined is None else logits.masked_fill(self._undefined, -torch.inf)
 
     def _mask(self, positions: torch.Tensor, kv_length: int, additive: bool) -> torch.Tensor:
         """[n, 1, S, kv_length]: query j of row i sees the columns up to its position."""

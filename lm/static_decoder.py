@@ -76,8 +76,6 @@ class StaticDecoder:
         self.device, self.dtype = llm.device, llm.dtype
         self._forward = forward
         self.head: Head = head or (lambda logits: logits)
-        undefined = llm.server._undefined
-        self._undefined = undefined
         with torch.inference_mode():
             self.kv = torch.zeros((len(llm.server.pool.layers), 2, rows, shape.heads, columns, shape.head_dim),
                                   dtype=self.dtype, device=self.device)
@@ -103,10 +101,7 @@ class StaticDecoder:
         return self._graph is not None
 
     def _logits(self, raw: torch.Tensor) -> torch.Tensor:
-        logits = raw.float()
-        if self._undefined is not None:
-            logits = logits.masked_fill(self._undefined, -torch.inf)
-        return logits
+        return self.llm.server.without_undefined(raw.float())
 
     def _step_body(self) -> Any:
         positions = self._position.expand(self.rows, 1)
