@@ -60,7 +60,7 @@ import torch  # noqa: E402
 from paired_test import accuracy_lines, mcnemar  # noqa: E402
 
 import lm  # noqa: E402
-from constrained_generation import library_versions, lm_logprob, run_ours  # noqa: E402
+from constrained_generation import library_versions, lm_logprob, run_ours, save_run  # noqa: E402
 from examples.checked_arithmetic import CheckedArithmetic, final_answer  # noqa: E402
 from lm.training.arithmetic_documents import arithmetic_document  # noqa: E402
 from lm.generation import generate  # noqa: E402
@@ -496,12 +496,7 @@ def main() -> None:
             print(f"[{problem.name}] answer {problem.answer}: smc {row['smc_wall']:.2f} s {row['smc_answers'][:2]}, "
                   f"lcd {row['lcd_wall']:.2f} s {row['lcd_answers']}, free {row['free_answers'][:6]}", flush=True)
         results["rows"][which] = rows
-    results["total_s"] = time.perf_counter() - started_wall
-    results["total_cpu_s"] = time.process_time() - started_cpu
-    results["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    results["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    args.raw.parent.mkdir(parents=True, exist_ok=True)
-    args.raw.write_text(json.dumps(results, default=str))
+    save_run(results, args, started_wall, started_cpu)
     write_report([results], args.out)
     print(f"wrote {args.out}")
 

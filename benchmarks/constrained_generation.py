@@ -358,6 +358,16 @@ def ratio(x: float) -> str:
     return "n/a" if x is None or math.isnan(x) else (f"{x:.2g}x" if x < 10 else f"{x:.0f}x")
 
 
+def save_run(results: dict, args: argparse.Namespace, started_wall: float, started_cpu: float) -> None:
+    """Record the run's totals, end load and arguments in `results` and write them to `args.raw` as JSON."""
+    results["total_s"] = time.perf_counter() - started_wall
+    results["total_cpu_s"] = time.process_time() - started_cpu
+    results["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    results["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    args.raw.parent.mkdir(parents=True, exist_ok=True)
+    args.raw.write_text(json.dumps(results, default=str))
+
+
 def library_versions() -> dict:
     import importlib.metadata as md
     found = {"python": platform.python_version()}
@@ -693,12 +703,7 @@ def main() -> None:
         results["accuracy"] = part_accuracy(args, llm, sql_tasks(tuple(args.accuracy_dbs), args.accuracy_per_db))
     if "clone" in args.parts:
         results["clone_demo"] = clone_demo(llm, stasks[0], 8, 48, args.seed)
-    results["total_s"] = time.perf_counter() - started_wall
-    results["total_cpu_s"] = time.process_time() - started_cpu
-    results["load_end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    results["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    args.raw.parent.mkdir(parents=True, exist_ok=True)
-    args.raw.write_text(json.dumps(results, default=str))
+    save_run(results, args, started_wall, started_cpu)
     write_report(args, results, args.out)
     print(f"wrote {args.out}")
 
