@@ -65,8 +65,9 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
     `potential(tokens)` gets the generated tokens so far ([N, t] on the device) and returns each
     prefix's log potential ([N]); -inf kills a particle. `rng` (a seed or a ppl rng, as everywhere)
     seeds torch's generator of the model's device, from which the draws are made on the device (the
-    CUDA graph draws from the default generator); None leaves that generator as it is. `stop_at_eos=False` treats
-    EOS as an ordinary token (every particle runs `max_tokens` steps: throughput measurements).
+    CUDA graph draws from the default generator); None leaves that generator as it is.
+    `stop_at_eos=False` treats EOS as an ordinary token (every particle runs `max_tokens` steps:
+    throughput measurements).
     The decoder (and its CUDA graph) is kept by `llm` and reused by the next call of the same
     shape. See the module docstring for the target and the weights.
     """
@@ -87,7 +88,7 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
     decoder = llm.static_decoder(particles, columns, float(temperature), graphs)
     head = decoder.head
     n = particles
-    eos = torch.tensor(llm.vocabulary.eos_ids if stop_at_eos else [-1], device=device)
+    eos = torch.tensor(llm.vocabulary.eos_ids, device=device)
     log_n = math.log(n)
     with torch.inference_mode():
         tokens = torch.empty((n, steps), dtype=torch.long, device=device)
@@ -104,7 +105,7 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
                 token, correction = head(first.expand(n, -1))
             else:
                 token, correction = decoder.step(tokens[:, t - 1], len(ids) + t - 1)
-            token = torch.where(done, token.new_tensor(llm.vocabulary.eos_ids[0]), token)
+            token = torch.where(done, eos[0], token)
             increment = torch.where(done, 0.0, correction.double())
             tokens[:, t] = token
             taken = t + 1
@@ -113,7 +114,8 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
                 increment = increment + torch.where(done, 0.0, new_phi - phi)
                 phi = torch.where(done, phi, new_phi)
             log_w = log_w + torch.nan_to_num(increment, nan=-math.inf)
-            done = done | torch.isin(token, eos)
+            if stop_at_eos:
+                done = done | torch.isin(token, eos)
             log_total = torch.logsumexp(log_w, dim=0)
             ess_now = torch.exp(2 * log_total - torch.logsumexp(2 * log_w, dim=0))
             ess_value, finished, total = torch.stack([ess_now.nan_to_num(0.0), done.sum().double(), log_total]).tolist()
