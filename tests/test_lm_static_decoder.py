@@ -179,6 +179,13 @@ def test_bad_input(builtin, tiny):
         StaticDecoder(tiny, 2, 8, graphs=True)
 
 
+def test_decoder_reports_its_memory(builtin):
+    decoder = StaticDecoder(builtin, 3, 16)
+    layers, shape = len(builtin.server.pool.layers), builtin.server.pool.layers[0]
+    assert decoder.bytes == layers * 2 * 3 * shape.heads * 16 * shape.head_dim * 4  # float32
+    assert not decoder.graphed  # CPU: eager steps
+
+
 def test_all_particles_killed_gives_zero_evidence(builtin):
     result = lm.smc_decode(builtin, "SELECT", particles=4, max_tokens=5,
                            potential=lambda tokens: torch.full((tokens.shape[0],), -math.inf, dtype=torch.float64))
