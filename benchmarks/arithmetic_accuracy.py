@@ -63,7 +63,7 @@ import lm  # noqa: E402
 from constrained_generation import library_versions, lm_logprob, run_ours, save_run  # noqa: E402
 from examples.checked_arithmetic import CheckedArithmetic, final_answer  # noqa: E402
 from lm.training.arithmetic_documents import arithmetic_document  # noqa: E402
-from lm.generation import generate  # noqa: E402
+from lm.generation.generation import generate  # noqa: E402
 from lm.training.corpus import CorpusSpec, iter_documents  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results/arithmetic_accuracy.md"

@@ -8,7 +8,7 @@ One run of each measurement (issue 5, item 9), written to benchmarks/results/con
              distribution over a 50k vocabulary, and a random-weight GPT-2-wide model
              (benchmarks/large_vocabulary_models.py).
 2. timing    wall time per valid output on 10 JSONSchemaBench schemas and on Spider SQL questions,
-             all on the built-in model directory: ours (`lm.generation.generate`, SMC with AWRS, and
+             all on the built-in model directory: ours (`lm.generation.generation.generate`, SMC with AWRS, and
              LCD token masking) in this process; genlm-control (SMC with AWRS), outlines, xgrammar
              and llguidance (token masking) as subprocesses in the peers venv
              (benchmarks/peers/*_runner.py), offline. Every output is checked: JSON with
@@ -51,7 +51,7 @@ from counted_constraint import CountedConstraint  # noqa: E402
 from evaluation_counts import measure_trajectory, summarize  # noqa: E402
 from large_vocabulary_models import build_all  # noqa: E402
 from paired_test import accuracy_lines, mcnemar  # noqa: E402
-from lm.generation import generate, vocabulary_trie  # noqa: E402
+from lm.generation.generation import generate, vocabulary_trie  # noqa: E402
 from inference.token_trie import TokenTrie  # noqa: E402
 
 PEERS_PYTHON = Path("/work/venvs/peers/bin/python")
@@ -547,7 +547,7 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
         state = ("still present" if slow > 5 else
                  "fixed in 7162407 (`Constraint.__ppl_shared__`, `Model.shared_attributes`) while this benchmark was "
                  "being written; in the first run (same command) it took 15.5 s vs 0.25 s")
-        L.append(f"1. **Particle clones deep-copied the constraint** (lm/generation.py, `ConstrainedGeneration`: the "
+        L.append(f"1. **Particle clones deep-copied the constraint** (lm/generation/generation.py, `ConstrainedGeneration`: the "
                  f"constraint with its Lark grammar and memo tables, its state and the token trie were plain "
                  f"attributes, deep-copied by `ppl.Model.clone` on every resampling). This run: `generate(method='smc')` "
                  f"with a raw SQL constraint took {d['raw_wall']:.2f} s wall for {d['particles']} particles on "
@@ -557,7 +557,7 @@ def write_report(args: argparse.Namespace, results: dict, path: Path) -> None:
 
 
 STATIC_FINDINGS = [
-    "2. **JSON keys: prefixes ending inside a character were not checked** (lm/constraints/json_stream.py, "
+    "2. **JSON keys: prefixes ending inside a character were not checked** (constraints/json/json_stream.py, "
     "`JsonMachine._key`: `key_prefix_ok` ran only after a whole code point). With a closed key set, "
     "`advance(start, b'{\"pa\\xc3')` returned a state although no key continues with U+00C0..U+00FF, and "
     "likewise `b'{\"\\\\u00e'`; byte-level vocabularies have such tokens, both samplers picked them when the LM "

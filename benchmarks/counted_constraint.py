@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lm.constraints.base import Constraint
+from constraints.base import Constraint
 
 
 @dataclass

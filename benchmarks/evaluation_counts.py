@@ -1,12 +1,12 @@
 """Constraint work per generated token, AWRS vs whole-vocabulary masking, at the same prefixes.
 
 Along one trajectory drawn by AWRS (the sampler `generate(method="smc")` uses), at each prefix we
-(1) walk the vocabulary trie as token masking does (`lm.generation.vocabulary_mask`: one constraint
+(1) walk the vocabulary trie as token masking does (`lm.generation.generation.vocabulary_mask`: one constraint
 advance per trie edge, plus the end-of-sequence test), and (2) run `inference.awrs.awrs` several
 times with independent seeds, as generate() does: after `budget` rejections (default
-`lm.generation.AWRS_BUDGET`) it falls back to that same mask, whose advances then count as its work
+`lm.generation.generation.AWRS_BUDGET`) it falls back to that same mask, whose advances then count as its work
 (one per distinct token tested, plus the mask's advances). Both use the library's own functions
-with the same acceptance rule as `lm.generation.ConstrainedGeneration`, so the ratio compares the
+with the same acceptance rule as `lm.generation.generation.ConstrainedGeneration`, so the ratio compares the
 two samplers on identical states and identical next-token distributions.
 
 Run as a script, it sweeps the budget instead: uncapped AWRS and the mask at every prefix, then the
@@ -33,7 +33,7 @@ if __name__ == "__main__":  # run as a script: the repository root importable
 from counted_constraint import CountedConstraint
 from inference.awrs import awrs
 from inference.token_trie import TokenTrie
-from lm.generation import AWRS_BUDGET, vocabulary_mask
+from lm.generation.generation import AWRS_BUDGET, vocabulary_mask
 from ppl.rng import SeededRng
 
 

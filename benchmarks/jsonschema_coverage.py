@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lm.constraints.base import ConstraintError  # noqa: E402
-from lm.constraints.json_schema import json_schema  # noqa: E402
+from constraints.base import ConstraintError  # noqa: E402
+from constraints.json.json_schema import json_schema  # noqa: E402
 
 DATA = Path("/work/shared/data/jsonschemabench/schemas")
 OUT = Path(__file__).resolve().parent / "results" / "jsonschema_coverage.md"

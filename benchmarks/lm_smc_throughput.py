@@ -99,7 +99,7 @@ def build_random_model(kind: str, device: str, dtype: str) -> Path:
 
 def model_dir(spec: str, device: str, dtype: str) -> Path:
     if spec in ("builtin", "tiny"):
-        from lm.model_dir import resolve
+        from lm.loading.model_dir import resolve
 
         return resolve(spec)
     if spec.endswith("-random"):
@@ -230,7 +230,7 @@ def check_static_decoder(llm, rows: int = 6, steps: int = 12, seed: int = 0) -> 
     import numpy as np
     import torch
 
-    from lm.static_decoder import StaticDecoder
+    from lm.device.static_decoder import StaticDecoder
 
     g = np.random.default_rng(seed)
     vocab = [t.id for t in llm.vocabulary.tokens if t is not None and not t.is_special]

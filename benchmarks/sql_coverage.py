@@ -1,6 +1,6 @@
 """SQL constraint over the Spider databases: gold coverage, executability of grammar samples, speed.
 
-For every database in /work/shared/data/spider: build `lm.constraints.sql.sql(path)`;
+For every database in /work/shared/data/spider: build `constraints.sql.sql.sql(path)`;
 check the gold dev queries (layout-only rewrite, and full canonical rewrite) with the
 constraint; draw random sentences from the grammar, check the constraint accepts each and
 run them on the real sqlite file; time `advance` per token on the canonical gold queries
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lm.constraints.sql import sql  # noqa: E402
-from lm.constraints.sql_canonical import canonical_sql  # noqa: E402
-from lm.constraints.sql_sampler import GrammarSampler  # noqa: E402
+from constraints.sql.sql import sql  # noqa: E402
+from constraints.sql.sql_canonical import canonical_sql  # noqa: E402
+from constraints.sql.sql_sampler import GrammarSampler  # noqa: E402
 
 SPIDER = Path("/work/shared/data/spider")
 TOKENIZER = ROOT / "lm/builtin/model/tokenizer.json"

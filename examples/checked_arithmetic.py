@@ -17,7 +17,7 @@ Run: python examples/checked_arithmetic.py   (SMC with AWRS on one word problem,
 from __future__ import annotations
 
 import lm
-from lm.constraints.base import Constraint
+from constraints.base import Constraint
 
 OPS = b"+-*/"
 _DIGITS = frozenset(b"0123456789")

@@ -7,11 +7,11 @@ from inference.kernel_combinators import cycle, mixture, repeat
 from inference.kernels import gibbs, mh, mh_proposal
 from inference.mcmc import mcmc
 from inference.nuts import nuts
-from inference.particle_gibbs import particle_gibbs
+from inference.smc_engine.particle_gibbs import particle_gibbs
 from inference.resampling import resample
 from inference.result import Particle, Result, Sample, StepInfo
-from inference.smc import smc
-from inference.smc_steer import smc_steer
+from inference.smc_engine.smc import smc
+from inference.smc_engine.smc_steer import smc_steer
 from inference.token_trie import TokenTrie
 
 __all__ = [

@@ -32,7 +32,7 @@ def importance(model: Any, *args: Any, particles: int = 1000, proposal: Generati
     if isinstance(model, Model):
         if proposal is not None:
             raise TypeError("importance: a custom proposal needs a generative function; a ppl.Model proposes inside its steps")
-        from inference.smc import smc
+        from inference.smc_engine.smc import smc
 
         return smc(model, *args, particles=n, ess_threshold=0.0, rng=rng)
     _check_gen_fn(model, "importance")

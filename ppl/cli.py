@@ -61,7 +61,7 @@ def _threads(args: argparse.Namespace) -> dict:
 
 def _generate(args: argparse.Namespace) -> int:
     import lm
-    from lm.generation import generate
+    from lm.generation.generation import generate
 
     constraint = _constraint(args)
     llm = lm.load(args.model, **_threads(args))
@@ -85,7 +85,7 @@ def _demo(args: argparse.Namespace) -> int:
     import lm
     import ppl
     import semantics
-    from lm.generation import generate
+    from lm.generation.generation import generate
 
     @ppl.gen
     def sprinkler():

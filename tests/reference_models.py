@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 import lm
-from lm.model_dir import BUILTIN_MODELS
+from lm.loading.model_dir import BUILTIN_MODELS
 
 
 class Reference:

@@ -16,10 +16,10 @@ from hypothesis import given, settings, strategies as st
 import ppl
 import semantics
 from inference.awrs import awrs, masked_sample, token_blocks
-from inference.smc import smc
+from inference.smc_engine.smc import smc
 from inference.token_trie import TokenTrie
 from lm import constraints, load
-from lm.generation import ConstrainedGeneration
+from lm.generation.generation import ConstrainedGeneration
 from test_generation_exact import MAX_TOKENS, PATTERN, exact_target
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -273,7 +273,7 @@ def test_generation_with_the_mask_fallback_is_properly_weighted(tiny, budget):
     constraint = constraints.regex(PATTERN)
     z, target = exact_target(tiny, constraint, MAX_TOKENS)
     trie = CountingTrie([t.bytes if t is not None and not (t.is_special or t.is_eos) else None
-                         for t in tiny.vocabulary.tokens])  # as lm.generation.vocabulary_trie builds it
+                         for t in tiny.vocabulary.tokens])  # as lm.generation.generation.vocabulary_trie builds it
     weighted, total, runs = {}, 0.0, 0
     for outcome in semantics.explore(lambda rng: smc(
             ConstrainedGeneration(tiny, "", constraint, max_tokens=MAX_TOKENS, awrs_budget=budget, trie=trie),

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from shared_data import JSONSCHEMABENCH
-from lm.constraints.base import ConstraintError
-from lm.constraints.json_numbers import Bounds, Candidates, prefix_viable, step as number_step, value_ok
-from lm.constraints.json_schema import json_schema
+from constraints.base import ConstraintError
+from constraints.json.json_numbers import Bounds, Candidates, prefix_viable, step as number_step, value_ok
+from constraints.json.json_schema import json_schema
 
 DATA = JSONSCHEMABENCH / "schemas"
 SAMPLE = sorted(DATA.glob("*.json"))[::19] if DATA.exists() else []
@@ -140,7 +140,7 @@ JSON_VALUES = st.recursive(
 
 
 def _truth(schema, value) -> bool:
-    from lm.constraints.json_formats import format_checker
+    from constraints.json.json_formats import format_checker
     checker = format_checker()
     return jsonschema.Draft202012Validator(schema, format_checker=checker).is_valid(value)
 

@@ -12,9 +12,9 @@ from collections import defaultdict, deque
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lm.constraints.base import ConstraintError
-from lm.constraints.lark_grammar import lark
-from lm.constraints.regex import compile_regex
+from constraints.base import ConstraintError
+from constraints.grammar.lark_grammar import lark
+from constraints.regular.regex import compile_regex
 
 ARITH = r"""
 ?start: sum

@@ -8,9 +8,9 @@ from collections import deque
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lm.constraints.base import ConstraintError
-from lm.constraints.regex import compile_regex, compile_regex_matcher, regex
-from lm.constraints.regex_parser import RegexError
+from constraints.base import ConstraintError
+from constraints.regular.regex import compile_regex, compile_regex_matcher, regex
+from constraints.regular.regex_parser import RegexError
 
 ALPHABET = "ab1 é.\nA_"
 ATOMS = ["a", "b", "1", " ", "é", ".", r"\.", "[ab]", "[^a]", "[a-c1]", r"\d", r"\w", r"\s", r"\W",

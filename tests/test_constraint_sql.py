@@ -10,12 +10,12 @@ from pathlib import Path
 import lark
 import pytest
 
-from lm.constraints.base import ConstraintError
-from lm.constraints.sql import SqlConstraint, sql
-from lm.constraints.sql_canonical import canonical_sql
-from lm.constraints.sql_grammar import render_name, scopes, sql_grammar
-from lm.constraints.sql_sampler import GrammarSampler
-from lm.constraints.sql_schema import ForeignKey, read_schema, split_statements
+from constraints.base import ConstraintError
+from constraints.sql.sql import SqlConstraint, sql
+from constraints.sql.sql_canonical import canonical_sql
+from constraints.sql.sql_grammar import render_name, scopes, sql_grammar
+from constraints.sql.sql_sampler import GrammarSampler
+from constraints.sql.sql_schema import ForeignKey, read_schema, split_statements
 
 from shared_data import SPIDER  # noqa: E402
 pytestmark = pytest.mark.skipif(not SPIDER.is_dir(), reason="Spider data not available")

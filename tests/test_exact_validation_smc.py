@@ -16,9 +16,9 @@ from hypothesis import given, settings, strategies as st
 
 import ppl
 from inference.importance import importance, sir
-from inference.particle_gibbs import particle_gibbs
-from inference.smc import smc
-from inference.smc_steer import smc_steer
+from inference.smc_engine.particle_gibbs import particle_gibbs
+from inference.smc_engine.smc import smc
+from inference.smc_engine.smc_steer import smc_steer
 from ppl import dist
 from semantics import enumerate as exact_enumerate, explore
 from semantics.strategies import bayes_nets, hmms

@@ -18,7 +18,7 @@ import pytest
 import ppl
 import semantics
 from lm import constraints, load
-from lm.generation import generate
+from lm.generation.generation import generate
 
 MAX_TOKENS = 3
 PATTERN = r"(ab|ba|b)"

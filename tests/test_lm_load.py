@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lm
-from lm.model_dir import BUILTIN_MODELS
+from lm.loading.model_dir import BUILTIN_MODELS
 
 TINY = BUILTIN_MODELS["tiny"]
 

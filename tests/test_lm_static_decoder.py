@@ -21,7 +21,7 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import lm
-from lm.static_decoder import StaticDecoder
+from lm.device.static_decoder import StaticDecoder
 from reference_models import Reference, write_small_llama
 
 TOLERANCE = 1e-4

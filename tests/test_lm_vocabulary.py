@@ -9,8 +9,8 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 import lm
-from lm.token_bytes import PieceDecoder, PieceEncoding, byte_level_alphabet, piece_encoding
-from lm.vocabulary import build_vocabulary
+from lm.distribution.token_bytes import PieceDecoder, PieceEncoding, byte_level_alphabet, piece_encoding
+from lm.distribution.vocabulary import build_vocabulary
 
 
 @pytest.fixture(scope="module")

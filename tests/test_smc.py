@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import ppl
-from inference.particle_gibbs import particle_gibbs
-from inference.smc import smc
-from inference.smc_steer import smc_steer
+from inference.smc_engine.particle_gibbs import particle_gibbs
+from inference.smc_engine.smc import smc
+from inference.smc_engine.smc_steer import smc_steer
 from ppl import dist
 from ppl.batching import Pending
 from ppl.distributions import Primitive

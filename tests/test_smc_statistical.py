@@ -14,7 +14,7 @@ import pytest
 from scipy import integrate, stats
 
 import ppl
-from inference.smc import smc
+from inference.smc_engine.smc import smc
 from ppl import dist
 
 DELTA = 1e-6

@@ -2,7 +2,7 @@
 from hypothesis import given, settings, strategies as st
 
 from inference.token_trie import TokenTrie
-from lm.constraints.base import Constraint
+from constraints.base import Constraint
 
 
 class Prefixes(Constraint):

@@ -1,0 +1,1 @@
+"""JSON Schema constraints: a schema compiled to a streaming validator of JSON text."""

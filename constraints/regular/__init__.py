@@ -1,0 +1,1 @@
+"""Regular constraints: regex syntax, byte NFAs and their determinized automata."""

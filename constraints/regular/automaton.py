@@ -1,0 +1,256 @@
+"""Lazy deterministic automata over bytes, built from a `ByteNfa` as they are visited.
+
+`Dfa` is the subset construction (which strings match as a whole). `PikeDfa` keeps the
+threads in Python's backtracking priority order and reports where `re.match` would end,
+which is how Lark's dynamic lexer cuts terminals out of the text. Both build only the states
+that are visited and memoize transitions; when more than `state_budget` states are cached the
+cache is dropped and rebuilt on demand, so a pathological pattern costs time per byte
+proportional to the NFA, never unbounded memory, and nothing hangs.
+"""
+from __future__ import annotations
+
+from constraints.regular.byte_nfa import ASSERT, BYTE, MATCH, SPLIT, ByteNfa
+
+DEFAULT_STATE_BUDGET = 50_000
+_UNKNOWN = object()  # a transition not computed yet (None means: no state, dead)
+
+
+class DfaState:
+    """A set of NFA positions; `accepting` says the bytes read so far form a match.
+
+    Hashable by identity: the automaton interns states, so equal sets are the same object
+    (until a cache flush, after which a rebuilt state may be a new, equivalent object).
+    """
+    __slots__ = ("nodes", "accepting", "next", "__weakref__")
+
+    def __init__(self, nodes: frozenset, accepting: bool):
+        self.nodes, self.accepting, self.next = nodes, accepting, {}
+
+    def __repr__(self) -> str:
+        return f"DfaState({sorted(self.nodes)}, accepting={self.accepting})"
+
+
+class Dfa:
+    """Whole-string matching over bytes. `step` returns None exactly when no extension of the
+    bytes read can match (dead states are never materialized)."""
+
+    def __init__(self, nfa: ByteNfa, state_budget: int = DEFAULT_STATE_BUDGET):
+        self.nfa = nfa
+        self.state_budget = state_budget
+        self._states: dict[tuple, DfaState] = {}
+        self._closures: dict[tuple[int, int], tuple[frozenset, bool]] = {}
+        self._starts: dict[int, DfaState | None] = {}
+        self.start: DfaState | None = self.start_after(None)
+
+    def start_after(self, prev: int | None) -> DfaState | None:
+        """The start state when the text before the match ends with byte `prev` (None: nothing)."""
+        cls = self.nfa.class_after(prev)
+        if cls not in self._starts:
+            nodes, accepting = self._closure(self.nfa.start, cls)
+            self._starts[cls] = self._intern(nodes, accepting)
+        return self._starts[cls]
+
+    def step(self, state: DfaState, byte: int) -> DfaState | None:
+        nxt = state.next.get(byte, _UNKNOWN)
+        if nxt is _UNKNOWN:
+            nxt = self._compute(state, byte)
+        return nxt
+
+    def advance(self, state: DfaState | None, data: bytes) -> DfaState | None:
+        for byte in data:
+            if state is None:
+                return None
+            nxt = state.next.get(byte, _UNKNOWN)
+            state = self._compute(state, byte) if nxt is _UNKNOWN else nxt
+        return state
+
+    @staticmethod
+    def is_accepting(state: DfaState | None) -> bool:
+        return state is not None and state.accepting
+
+    def matches(self, data: bytes) -> bool:
+        return self.is_accepting(self.advance(self.start, data))
+
+    def _compute(self, state: DfaState, byte: int) -> DfaState | None:
+        nfa = self.nfa
+        cls = nfa.byte_class[byte]
+        nodes: set[int] = set()
+        accepting = False
+        for q in state.nodes:
+            for lo, hi, target in nfa.edges[q]:
+                if lo <= byte <= hi:
+                    reach, match = self._closure(target, cls)
+                    nodes |= reach
+                    accepting |= match
+        result = self._intern(frozenset(nodes), accepting)
+        if len(self._states) > self.state_budget:
+            self._flush()
+        state.next[byte] = result
+        return result
+
+    def _intern(self, nodes: frozenset, accepting: bool) -> DfaState | None:
+        if not nodes and not accepting:
+            return None
+        key = (nodes, accepting)
+        state = self._states.get(key)
+        if state is None:
+            state = self._states[key] = DfaState(nodes, accepting)
+        return state
+
+    def _flush(self) -> None:
+        for state in self._states.values():
+            state.next.clear()
+        self._states.clear()
+        self._closures.clear()
+        for state in self._starts.values():
+            if state is not None:
+                self._states[(state.nodes, state.accepting)] = state
+
+    def _closure(self, root: int, cls: int) -> tuple[frozenset, bool]:
+        """Live BYTE nodes reachable from `root` by epsilon moves, and whether MATCH is."""
+        key = (root, cls)
+        cached = self._closures.get(key)
+        if cached is not None:
+            return cached
+        nfa = self.nfa
+        kind, edges, live, holds = nfa.kind, nfa.edges, nfa.live, nfa.holds
+        seen = {root}
+        stack = [root]
+        out = set()
+        match = False
+        while stack:
+            x = stack.pop()
+            k = kind[x]
+            if k == BYTE:
+                if live[x]:
+                    out.add(x)
+            elif k == SPLIT:
+                for t in edges[x]:
+                    if t not in seen:
+                        seen.add(t)
+                        stack.append(t)
+            elif k == ASSERT:
+                cond, t = edges[x]
+                if holds[cond][cls] and t not in seen:
+                    seen.add(t)
+                    stack.append(t)
+            elif k == MATCH:
+                match = True
+        result = (frozenset(out), match)
+        self._closures[key] = result
+        return result
+
+
+class PikeState:
+    """Threads in priority order (a tuple of NFA BYTE nodes), all of which can still match."""
+    __slots__ = ("threads", "next", "__weakref__")
+
+    def __init__(self, threads: tuple):
+        self.threads, self.next = threads, {}
+
+    def __repr__(self) -> str:
+        return f"PikeState({list(self.threads)})"
+
+
+class PikeDfa:
+    """Where Python's `re.match` ends, decided byte by byte.
+
+    `step(state, byte)` returns `(next_state, matched)`: `matched` says a match ends after
+    this byte and is preferred over every lower-priority alternative, and `next_state` keeps
+    only the threads that are preferred over it (None if there are none). The final match is
+    the last one reported before the threads run out or the text ends. Unbounded loops whose
+    body matched empty exit to the tail, as `re` does.
+    """
+
+    def __init__(self, nfa: ByteNfa, state_budget: int = DEFAULT_STATE_BUDGET):
+        self.nfa = nfa
+        self.state_budget = state_budget
+        self._states: dict[tuple, PikeState] = {}
+        self._starts: dict[int, tuple[PikeState | None, bool]] = {}
+
+    def start_after(self, prev: int | None) -> tuple[PikeState | None, bool]:
+        """The start state after byte `prev` (None: text start), and whether `re.match` would
+        already return an empty match there."""
+        cls = self.nfa.class_after(prev)
+        if cls not in self._starts:
+            out: list[int] = []
+            matched = self._closure_into(self.nfa.start, cls, out, set())
+            self._starts[cls] = (self._intern(tuple(out)), matched)
+        return self._starts[cls]
+
+    def step(self, state: PikeState, byte: int) -> tuple[PikeState | None, bool]:
+        result = state.next.get(byte)
+        if result is None:
+            result = self._compute(state, byte)
+        return result
+
+    def _compute(self, state: PikeState, byte: int) -> tuple[PikeState | None, bool]:
+        nfa = self.nfa
+        cls = nfa.byte_class[byte]
+        out: list[int] = []
+        visited: set[int] = set()
+        matched = False
+        for q in state.threads:
+            for lo, hi, target in nfa.edges[q]:
+                if lo <= byte <= hi and self._closure_into(target, cls, out, visited):
+                    matched = True
+                    break
+            if matched:
+                break
+        result = (self._intern(tuple(out)), matched)
+        if len(self._states) > self.state_budget:
+            self._flush()
+        state.next[byte] = result
+        return result
+
+    def _intern(self, threads: tuple) -> PikeState | None:
+        if not threads:
+            return None
+        state = self._states.get(threads)
+        if state is None:
+            state = self._states[threads] = PikeState(threads)
+        return state
+
+    def _flush(self) -> None:
+        for state in self._states.values():
+            state.next.clear()
+        self._states.clear()
+        for state, _ in self._starts.values():
+            if state is not None:
+                self._states[state.threads] = state
+
+    def _closure_into(self, root: int, cls: int, out: list, visited: set) -> bool:
+        """Depth-first, in priority order: append live BYTE nodes to `out`; True at MATCH."""
+        nfa = self.nfa
+        kind, edges, live, holds, loop_exit = nfa.kind, nfa.edges, nfa.live, nfa.holds, nfa.loop_exit
+        stack = [root]
+        on_path: set[int] = set()
+        while stack:
+            x = stack.pop()
+            if x < 0:
+                on_path.discard(~x)
+                continue
+            while x in on_path:  # an unbounded loop came back without consuming: take its tail
+                x = loop_exit.get(x, -1)
+                if x < 0:
+                    break
+            if x < 0 or x in visited:
+                continue
+            visited.add(x)
+            k = kind[x]
+            if k == BYTE:
+                if live[x]:
+                    out.append(x)
+            elif k == SPLIT:
+                stack.append(~x)
+                on_path.add(x)
+                stack.extend(reversed(edges[x]))
+            elif k == ASSERT:
+                cond, t = edges[x]
+                if holds[cond][cls]:
+                    stack.append(~x)
+                    on_path.add(x)
+                    stack.append(t)
+            else:  # MATCH: everything after this in priority order is cut
+                return True
+        return False

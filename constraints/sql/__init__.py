@@ -1,0 +1,1 @@
+"""SQL constraints: SELECT queries over one database schema (sqlite dialect)."""

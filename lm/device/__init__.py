@@ -1,0 +1,1 @@
+"""Device-resident decoding: the static (CUDA-graph) decoder and on-device sampling."""

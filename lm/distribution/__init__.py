@@ -1,0 +1,1 @@
+"""The language model as a distribution: vocabulary as bytes, contexts, next-token primitives."""

@@ -1,0 +1,205 @@
+"""Constrained generation in one call: SMC with AWRS proposals, and the baselines users compare.
+
+`generate(llm, prompt, constraint, method=...)` targets the *globally* conditioned
+distribution p(text | constraint holds) of the language model:
+
+* "smc": each particle extends its text with a token from AWRS (an exact sample of the
+  locally constrained next-token distribution plus an unbiased estimate of its normalizer,
+  the incremental weight), and SMC resamples on those weights, correcting the myopia of
+  local constraint enforcement (Lipkin et al., 2025; Loula et al., 2025). After `awrs_budget`
+  rejections (default AWRS_BUDGET) a particle masks the vocabulary instead, still exactly.
+* "lcd": locally constrained decoding by token masking (what Outlines, XGrammar and
+  llguidance do): the mask is exact, but the weights are ignored, so the samples follow the
+  myopic distribution, not the conditioned one. The baseline.
+* "rerank": sample from the unconstrained model and keep what satisfies the constraint
+  (importance sampling with the prior as proposal; a particle dies as soon as its prefix can no
+  longer be completed). Exact but wasteful.
+
+The same `ConstrainedGeneration` model is an ordinary `ppl.Model`, so users can subclass it
+or compose it inside their own programs; `twist` steers resampling without changing the
+target and `potential` is a soft constraint that does change it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+import ppl
+from inference.awrs import TokenDraw, awrs, masked_sample
+from inference.result import Particle, Result
+from inference.smc_engine.smc import smc
+from inference.token_trie import TokenTrie
+from constraints.base import Anything, Constraint
+
+METHODS = ("smc", "lcd", "rerank")
+
+# AWRS rejections before a particle falls back to the trie mask: a mask costs at least one advance per
+# distinct first byte (256 on byte-level vocabularies), so the fallback costs at most ~1.5 masks;
+# measured in benchmarks/results/awrs_fallback_counts.md (docs/generation.md).
+AWRS_BUDGET = 128
+
+
+class ConstrainedGeneration(ppl.Model):
+    """Text from a language model, one token per step, under a constraint on its bytes."""
+
+    # Immutable by contract (constraint states never change in place): clones share them.
+    shared_attributes = ("constraint", "state", "_next_state", "trie", "twist_fn", "potential")
+
+    def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
+                 max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
+                 potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None,
+                 awrs_budget: int | None = AWRS_BUDGET):
+        super().__init__()
+        if sampler not in ("awrs", "mask", "prior"):
+            raise ValueError(f"sampler must be 'awrs', 'mask' or 'prior', got {sampler!r}")
+        if awrs_budget is not None and (isinstance(awrs_budget, bool) or not isinstance(awrs_budget, int)
+                                        or awrs_budget < 0):
+            raise ValueError(f"awrs_budget must be a non-negative int or None, got {awrs_budget!r}")
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        self.llm = llm
+        self.context = llm.context(prompt)
+        self.constraint = constraint if constraint is not None else Anything()
+        self.state = self.constraint.start()
+        self.sampler = sampler
+        self.max_tokens = max_tokens
+        self.temperature = float(temperature)
+        self.twist_fn = twist
+        self.potential = potential
+        self.trie = trie if trie is not None or sampler != "mask" else vocabulary_trie(llm)
+        self.awrs_budget = awrs_budget
+        self.text = b""
+        self.truncated = False
+        self.evaluations = 0
+
+    def _accepts(self, token_id: int, states: dict) -> bool:
+        """Whether token `token_id` keeps the constraint satisfiable (EOS: whether the text is complete)."""
+        token = self.llm.vocabulary.tokens[token_id]
+        if token is None or (token.is_special and not token.is_eos):
+            return False
+        if token.is_eos:
+            return self.constraint.is_accepting(self.state)
+        new = self.constraint.advance(self.state, token.bytes)
+        if new is None:
+            return False
+        states[token_id] = new
+        return True
+
+    def _mask(self) -> tuple[np.ndarray, int]:
+        """Token masking's accept mask at the current state and its constraint work (the trie built on first use)."""
+        trie = self.trie if self.trie is not None else vocabulary_trie(self.llm)
+        return vocabulary_mask(self.llm, trie, self.constraint, self.state)
+
+    def _draw(self, rng: Any, logprobs: np.ndarray) -> tuple[Any, float]:
+        states: dict = {}
+        probs = np.exp(_tempered(logprobs, self.temperature))
+        probs /= probs.sum()
+        if self.sampler == "awrs":
+            budget = self.awrs_budget
+            draw = awrs(rng, probs, lambda i: self._accepts(i, states), max_rejections=budget,
+                        mask=self._mask if budget is not None else None)
+        elif self.sampler == "mask":
+            mask, work = self._mask()
+            draw = masked_sample(rng, probs, mask)
+            draw = TokenDraw(draw.token, draw.log_weight, work, 0)
+            if draw.token is not None:
+                self._accepts(draw.token, states)
+        else:
+            token_id = rng.categorical(probs)
+            ok = self._accepts(token_id, states)
+            draw = TokenDraw(token_id if ok else None, 0.0 if ok else -math.inf, 1, 0)
+        self.evaluations += draw.evaluations
+        if draw.token is None:
+            return None, -math.inf
+        self._next_state = states.get(draw.token, self.state)
+        return self.llm.vocabulary.tokens[draw.token], draw.log_weight
+
+    async def step(self) -> None:
+        logprobs = await self.context.next_token_logprobs()
+        token = self.sample_with(lambda rng: self._draw(rng, logprobs), "token")
+        if token is None:
+            return
+        if token.is_eos:
+            if self.potential is not None:
+                self.factor(self.potential(self.text))
+            self.finish()
+            return
+        self.state = self._next_state
+        self.text += token.bytes
+        self.context.extend(token)
+        if len(self.context) - self.context.prompt_length >= self.max_tokens:
+            self.truncated = True
+            self.condition(False)
+            return
+        if self.twist_fn is not None:
+            self.twist(self.twist_fn(self.text))
+
+    @property
+    def output(self) -> str:
+        return self.text.decode("utf-8", errors="replace")
+
+
+def _tempered(logprobs: np.ndarray, temperature: float) -> np.ndarray:
+    if temperature == 1.0:
+        return logprobs - logprobs.max()
+    scaled = logprobs / temperature
+    return scaled - scaled.max()
+
+
+def vocabulary_trie(llm: Any) -> TokenTrie:
+    """The byte trie of a model's ordinary tokens (specials and EOS left out), built once per model."""
+    cached = getattr(llm, "_token_trie", None)
+    if cached is None:
+        tokens = llm.vocabulary.tokens
+        cached = TokenTrie([t.bytes if t is not None and not t.is_special and not t.is_eos else None for t in tokens])
+        llm._token_trie = cached
+    return cached
+
+
+def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: Any) -> tuple[np.ndarray, int]:
+    """The tokens `ConstrainedGeneration` accepts at `state`, by one trie walk, and its work (advances + 1).
+
+    Ordinary tokens by `trie.mask`; every end-of-sequence id iff the text is complete (the +1).
+    """
+    mask, advances = trie.mask(constraint, state)
+    mask[list(llm.vocabulary.eos_ids)] = constraint.is_accepting(state)
+    return mask, advances + 1
+
+
+def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, particles: int = 8, method: str = "smc",
+             max_tokens: int = 128, ess_threshold: float = 0.5, resampling: str = "systematic", rng: Any = 0,
+             temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
+             potential: Callable[[bytes], float] | None = None, proposal: str = "awrs") -> Result:
+    """Generate text continuing `prompt` under `constraint`; see the module docstring for the methods.
+
+    Returns an inference Result whose `samples` are the distinct generated strings with their
+    posterior probabilities; an unsatisfiable constraint ends with all particles dead and a
+    message saying that no valid continuation was found (never a hang: at most `max_tokens` steps).
+    With method="smc", `proposal` is "awrs" (few constraint checks per token, an unbiased weight)
+    or "mask" (the whole vocabulary checked, the exact local normalizer as weight).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if proposal not in ("awrs", "mask"):
+        raise ValueError(f"proposal must be 'awrs' or 'mask', got {proposal!r}")
+    sampler = {"smc": proposal, "lcd": "mask", "rerank": "prior"}[method]
+    model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
+                                  temperature=temperature, twist=twist, potential=potential)
+    threshold = ess_threshold if method == "smc" else 0.0
+    result = smc(model, particles=particles, ess_threshold=threshold, resampling=resampling, rng=rng,
+                 max_steps=max_tokens + 1)
+    population = [p.trace for p in result.particles]
+    if method == "lcd":
+        # Token masking keeps every particle that reached EOS with equal weight: the myopic distribution.
+        log_weights = [0.0 if p.finished and p.weight > -math.inf else -math.inf for p in population]
+    else:
+        log_weights = [p.weight for p in population]
+    message = result.message
+    if all(w == -math.inf for w in log_weights):
+        truncated = sum(p.truncated for p in population)
+        message = ("no valid continuation: every particle was rejected by the constraint"
+                   + (f" ({truncated} reached max_tokens={max_tokens} first)" if truncated else ""))
+    return Result([Particle(p, w) for p, w in zip(population, log_weights)], result.log_ml,
+                  message=message, steps=result.steps, output=lambda p: p.output)

@@ -1,0 +1,1 @@
+"""Loading models: local directories, built-in names."""

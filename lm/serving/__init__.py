@@ -1,0 +1,1 @@
+"""Serving next-token requests: the batching forward server, KV pool, prefix trie, lean forward passes."""
