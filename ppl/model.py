@@ -18,7 +18,9 @@ from ppl.batching import run_sync
 from ppl.choicemap import ChoiceMap, as_path
 from ppl.distributions import Primitive, as_primitive
 from ppl.errors import AddressError, ModelError, SupportError
+from ppl import generative
 from ppl.generative import GenCall
+from ppl.handlers import current_handler
 from ppl.primitive_gf import ensure_ready
 
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset, range)
@@ -63,6 +65,7 @@ class Model:
         self._records: StepRecord | None = None
         self._current: list = []
         self._rng: Any = None
+        self._replaying = False  # True inside a ModelProgram: statements go to the GFI handler on top
 
     # -- what a step may do -------------------------------------------------------------
 
@@ -88,6 +91,15 @@ class Model:
             await pending
         return self._record_sample(primitive, address)
 
+    def _replayed(self, statement: Any, d: Any, address: Any) -> Any:
+        """`statement` (ppl.sample) under the handler on top, at (step, address), recorded as a choice."""
+        path = self._claim(address)
+        full = (self.step_index,) + path
+        value = statement(d, full)
+        recorded = current_handler().subtraces[full].choices if isinstance(d, GenCall) else value
+        self._current.append((path, recorded))
+        return value
+
     def sample_with(self, sampler: Any, address: Any) -> Any:
         """A choice from a properly weighted sampler: `sampler(rng) -> (value, log_weight)`.
 
@@ -97,6 +109,9 @@ class Model:
         """
         if self._rng is None:
             raise ModelError(f"{type(self).__name__}: sample_with called outside a step run by inference")
+        if self._replaying:
+            raise ModelError(f"{type(self).__name__}: sample_with at {address!r} draws from a properly weighted sampler, "
+                             "which has no density: a model using it cannot be replayed as a generative function")
         path = self._claim(address)
         value, log_weight = sampler(self._rng)
         self._current.append((path, value))
@@ -122,6 +137,8 @@ class Model:
 
     def condition(self, holds: bool) -> None:
         """A hard constraint; a failed one kills the particle (weight -inf) and finishes it."""
+        if self._replaying:
+            generative.condition(holds)
         if not bool(holds):
             self.weight = -math.inf
             self.finished = True
@@ -131,6 +148,8 @@ class Model:
         value = float(log_weight)
         if math.isnan(value):
             raise ModelError(f"{type(self).__name__}.factor got NaN")
+        if self._replaying:
+            generative.factor(value)
         self.weight += value
 
     def twist(self, amount: float) -> None:
@@ -139,6 +158,8 @@ class Model:
         if not math.isfinite(value):
             raise ModelError(f"{type(self).__name__}.twist got {value}: a twist must be finite "
                              "(to kill a particle whose prefix cannot be completed, use condition(False))")
+        if self._replaying:
+            generative.factor(value)
         self.weight += value
         self.twist_amount += value
 
@@ -151,6 +172,8 @@ class Model:
     def untwist(self) -> None:
         """Remove the twist of the previous step from the weight."""
         if self.twist_amount != 0.0:
+            if self._replaying:
+                generative.factor(-self.twist_amount)
             self.weight -= self.twist_amount
             self.twist_amount = 0.0
 
@@ -185,6 +208,17 @@ class Model:
             new.__dict__[key] = value if key == "_rng" or key in shared else clone_value(value, memo)
         return new
 
+    def program(self, steps: int | None = None, max_steps: int = 10_000) -> Any:
+        """This model (from its present state) as a generative function: its steps replayed under the GFI handlers.
+
+        Choices sit under (step_index, address), the layout of `choices`; the return value is the
+        model object after `steps` steps (all of them when None), so simulate/generate/assess/update/
+        regenerate, and MCMC kernels built on them, work on Model programs (ppl/model_program.py).
+        """
+        from ppl.model_program import ModelProgram
+
+        return ModelProgram(self, steps, max_steps)
+
     @property
     def choices(self) -> ChoiceMap:
         """Every recorded choice under (step_index, addr)."""
@@ -209,7 +243,7 @@ class Model:
         return inspect.iscoroutinefunction(self.step)
 
     def _primitive(self, d: Any, address: Any) -> Primitive:
-        if self._rng is None:
+        if self._rng is None and not self._replaying:
             raise ModelError(f"{type(self).__name__}: sample/observe called outside a step run by inference")
         try:
             return as_primitive(d)
@@ -223,12 +257,16 @@ class Model:
         return path
 
     def _record_sample(self, primitive: Primitive, address: Any) -> Any:
+        if self._replaying:
+            return self._replayed(generative.sample, primitive, address)
         path = self._claim(address)
         value = primitive.sample(self._rng)
         self._current.append((path, value))
         return value
 
     def _record_call(self, call: GenCall, address: Any) -> Any:
+        if self._replaying:
+            return self._replayed(generative.sample, call, address)
         path = self._claim(address)
         trace = call.gen_fn.simulate(self._rng, *call.args)
         self._current.append((path, trace.choices))
@@ -236,6 +274,11 @@ class Model:
         return trace.retval
 
     def _score_observation(self, primitive: Primitive, value: Any, address: Any) -> Any:
+        if self._replaying:
+            where = ("observed", len(self._current)) if address is None else as_path(address)
+            generative.observe(primitive, value, (self.step_index,) + where)
+            self.weight += primitive.log_prob(value)
+            return value
         if not primitive.in_support(value):
             raise SupportError(f"{type(self).__name__}: observation {value!r} at address {address!r} lies outside the support of {primitive!r}")
         self.weight += primitive.log_prob(value)

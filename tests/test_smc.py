@@ -235,8 +235,8 @@ def test_bad_models_are_named():
         smc(hmm.handwritten(), particles=2)
     with pytest.raises(TypeError, match="takes no extra arguments for a ppl.Model"):
         smc(hmm.model(), 3, particles=2)
-    with pytest.raises(TypeError, match="rejuvenation needs traces"):
-        smc(hmm.model(), particles=2, rejuvenation=lambda rng, trace: trace)
+    with pytest.raises(TypeError, match="not of the prefix program"):
+        smc(hmm.model(), particles=2, ess_threshold=1.0, rejuvenation=lambda rng, trace: hmm.model().program().simulate(rng))
     with pytest.raises(TypeError, match="needs the initial state"):
         smc(ppl.unfold(hmm.kernel(), 2), particles=2)
     with pytest.raises(ValueError, match="expansions must be >= 1"):

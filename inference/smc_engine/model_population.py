@@ -9,7 +9,7 @@ when it finishes, so final weights are untwisted.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,8 +21,11 @@ from ppl.model import Model
 class ModelPopulation:
     """N clones of a `ppl.Model`, each a particle."""
 
-    def __init__(self, model: Model, n: int):
+    def __init__(self, model: Model, n: int, rejuvenation: Callable[[Any, Any], Any] | None = None):
         self.members = [model.clone() for _ in range(n)]
+        self.rejuvenation = rejuvenation
+        self._initial = model.clone() if rejuvenation is not None else None
+        self._programs: dict[int, Any] = {}
 
     def __len__(self) -> int:
         return len(self.members)
@@ -44,6 +47,33 @@ class ModelPopulation:
             child.weight = float(w)
             offspring.append(child)
         self.members = offspring
+
+    def rejuvenate(self, rng: Any) -> None:
+        """Move every particle with the rejuvenation kernel, on the trace of its k-step prefix program.
+
+        The prefix is replayed from the initial model with every choice fixed (nothing is drawn;
+        LM requests are memoized), the kernel moves the trace, and the trace's return value (the
+        model after k steps) becomes the particle, keeping its weight: the kernel leaves the
+        (twisted) prefix target invariant, so the population stays properly weighted.
+        """
+        if self.rejuvenation is None:
+            return
+        moved = []
+        for particle in self.members:
+            k = particle.step_index
+            program = self._programs.get(k)
+            if program is None:
+                program = self._programs[k] = self._initial.program(steps=k)
+            trace, _ = program.generate(rng, particle.choices)
+            new = self.rejuvenation(rng, trace)
+            new = new[0] if isinstance(new, tuple) else new
+            if new.gen_fn is not program:
+                raise TypeError(f"rejuvenation returned a trace of {getattr(new.gen_fn, 'name', new.gen_fn)!r}, "
+                                f"not of the prefix program {program.name}")
+            model = new.retval
+            model.weight = particle.weight
+            moved.append(model)
+        self.members = moved
 
     def particles(self) -> list[Particle]:
         return [Particle(p, float(p.weight)) for p in self.members]

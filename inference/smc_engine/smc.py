@@ -26,8 +26,9 @@ def smc(model: Any, *args: Any, particles: int = 100, ess_threshold: float = 0.5
         on_step: Observer | None = None) -> Result:
     """SMC on a ppl.Model (no args) or a ppl.unfold generative function (args: initial state, params).
 
-    `rejuvenation(rng, trace) -> trace` or `-> (trace, accepted)` (unfold only) is an MCMC kernel applied to every particle
-    after each resampling; it must leave the current prefix posterior invariant. `on_step(info)` is called after
+    `rejuvenation(rng, trace) -> trace` or `-> (trace, accepted)` is an MCMC kernel applied to every particle after
+    each resampling; it must leave the current prefix posterior invariant. A Model's particles are moved on the
+    traces of their prefix programs (`Model.program(steps=k)`: its steps replayed under the GFI). `on_step(info)` is called after
     every step with its `StepInfo` (ESS, resampled, live particles, running log-ML, seconds); Ctrl-C raises
     `inference.Interrupted`, whose `.result` holds the population so far.
     """
@@ -40,9 +41,7 @@ def smc(model: Any, *args: Any, particles: int = 100, ess_threshold: float = 0.5
     if isinstance(model, Model):
         if args:
             raise TypeError("smc(model) takes no extra arguments for a ppl.Model: the instance holds its state")
-        if rejuvenation is not None:
-            raise TypeError("smc: rejuvenation needs traces of a generative function; use it with a ppl.unfold model")
-        return run_smc(ModelPopulation(model, n), r, selection, max_steps=limit, subject=type(model).__name__,
+        return run_smc(ModelPopulation(model, n, rejuvenation), r, selection, max_steps=limit, subject=type(model).__name__,
                        observer=on_step)
     if isinstance(model, Unfold):
         model.check_args(args)
