@@ -9,6 +9,7 @@ loads read that directory. The cache is `$PPL_CACHE`, else `$XDG_CACHE_HOME/ppl-
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lm.errors import GGUFError
+from lm.loading.progress import progress_bars_off
 
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSIONS = (2, 3)
@@ -48,8 +50,10 @@ def gguf_model_dir(path: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        _dequantize(path, scratch)
-        source = {"gguf": str(path.resolve()), "bytes": path.stat().st_size, "sha256": digest}
+        with progress_bars_off():  # transformers' own GGUF conversion still shows its bar: it is the slow part
+            _dequantize(path, scratch)
+        source = {"gguf": str(path.resolve()), "bytes": path.stat().st_size, "sha256": digest,
+                  "transformers": importlib.metadata.version("transformers")}
         (scratch / SOURCE_FILE).write_text(json.dumps(source, indent=1))
         if target.exists() and not (target / SOURCE_FILE).is_file():
             shutil.rmtree(target)  # an incomplete directory from an older layout or a manual copy

@@ -12,6 +12,7 @@ from lm.serving.forward_server import ForwardServer
 from lm.serving.kv_pool import KVPool
 from lm.distribution.language_model import LanguageModel
 from lm.loading.model_dir import model_name, resolve
+from lm.loading.progress import progress_bars_off
 from lm.serving.pool_cache import ShapeProbe
 from lm.distribution.vocabulary import build_vocabulary
 
@@ -99,15 +100,8 @@ def load(name_or_path: "str | os.PathLike" = "builtin", *, device: "str | torch.
 
 
 def _load_model(auto: Any, path: Any, dtype: torch.dtype, trust_remote_code: bool) -> Any:
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
+    with progress_bars_off():
         return _from_pretrained(auto, path, dtype, trust_remote_code)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def _from_pretrained(auto: Any, path: Any, dtype: torch.dtype, trust_remote_code: bool) -> Any:
