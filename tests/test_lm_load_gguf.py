@@ -139,6 +139,14 @@ def test_an_unsupported_architecture(tmp_path):
         lm.load(path)
 
 
+def test_an_unwritable_cache_is_named(llama_gguf, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("PPL_CACHE", str(blocker / "cache"))
+    with pytest.raises(GGUFError, match=r"cannot write the model cache .*a-file/cache/gguf: .*set PPL_CACHE to a writable directory"):
+        lm.load(llama_gguf)
+
+
 def test_missing_packages_are_named(llama_gguf, monkeypatch):
     monkeypatch.setitem(sys.modules, "accelerate", None)  # as if not installed: find_spec and import both fail
     with pytest.raises(GGUFError, match=r"needs the packages gguf and accelerate \(accelerate missing\): pip install gguf accelerate"):

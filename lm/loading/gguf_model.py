@@ -47,24 +47,35 @@ def gguf_model_dir(path: Path) -> Path:
     if missing:
         raise GGUFError(f"{path}: loading a GGUF file needs the packages gguf and accelerate "
                         f"({', '.join(missing)} missing): pip install gguf accelerate")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as e:
+        raise GGUFError(f"cannot write the model cache {target.parent}: {_one_line(e)}; "
+                        f"set {CACHE_ENV} to a writable directory") from None
     try:
         with progress_bars_off():  # transformers' own GGUF conversion still shows its bar: it is the slow part
             _dequantize(path, scratch)
-        source = {"gguf": str(path.resolve()), "bytes": path.stat().st_size, "sha256": digest,
-                  "transformers": importlib.metadata.version("transformers")}
-        (scratch / SOURCE_FILE).write_text(json.dumps(source, indent=1))
-        if target.exists() and not (target / SOURCE_FILE).is_file():
-            shutil.rmtree(target)  # an incomplete directory from an older layout or a manual copy
-        try:
-            os.replace(scratch, target)
-        except OSError:
-            if not (target / SOURCE_FILE).is_file():  # not simply another process finishing first
-                raise
+        _publish(scratch, target, {"gguf": str(path.resolve()), "bytes": path.stat().st_size, "sha256": digest,
+                                   "transformers": importlib.metadata.version("transformers")})
+    except OSError as e:  # a full disk or a cache directory changed underneath us
+        raise GGUFError(f"cannot write the dequantized model of {path} into {target.parent}: {_one_line(e)}; "
+                        f"free space or set {CACHE_ENV} to another directory") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def _publish(scratch: Path, target: Path, source: dict) -> None:
+    """Mark `scratch` complete and rename it to `target`, unless another process got there first."""
+    (scratch / SOURCE_FILE).write_text(json.dumps(source, indent=1))
+    if target.exists() and not (target / SOURCE_FILE).is_file():
+        shutil.rmtree(target)  # left incomplete by hand or by an older version
+    try:
+        os.replace(scratch, target)
+    except OSError:
+        if not (target / SOURCE_FILE).is_file():
+            raise
 
 
 def check_gguf_file(path: Path) -> None:

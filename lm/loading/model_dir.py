@@ -58,7 +58,8 @@ def _looks_like_a_path(text: str) -> bool:
 def check_model_dir(path: Path) -> None:
     """Raise ModelDirectoryError naming what is missing: the directory, config.json, safetensors weights or a tokenizer."""
     if not path.exists():
-        raise ModelDirectoryError(f"model directory {path} does not exist")
+        raise ModelDirectoryError(f"model directory {path} does not exist (lm.load reads local files only, "
+                                  "it downloads nothing)")
     if not path.is_dir():
         raise ModelDirectoryError(f"model path {path} is not a directory")
     config = path / "config.json"
