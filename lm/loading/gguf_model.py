@@ -2,8 +2,8 @@
 
 The first load of a `.gguf` file reads it with `from_pretrained(dir, gguf_file=name)` (which needs the
 `gguf` and `accelerate` packages), dequantizes every weight to float32 and saves model, tokenizer,
-chat template and generation config under the cache, keyed by the file's SHA-256 and size; later
-loads read that directory. The cache is `$PPL_CACHE`, else `$XDG_CACHE_HOME/ppl-smc`, else
+chat template and generation config under the cache, keyed by the SHA-256 of the file's bytes;
+later loads read that directory. The cache is `$PPL_CACHE`, else `$XDG_CACHE_HOME/ppl-smc`, else
 `~/.cache/ppl-smc`.
 """
 from __future__ import annotations
@@ -110,16 +110,19 @@ def _dequantize(path: Path, out: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     where, name = str(path.parent), path.name
+    stage = "read its config"
     try:
         config = AutoConfig.from_pretrained(where, gguf_file=name, local_files_only=True)
+        stage = "read and dequantize its weights"
         model = AutoModelForCausalLM.from_pretrained(where, gguf_file=name, config=config, dtype=torch.float32,
                                                      local_files_only=True, **_dequantized())
+        stage = "build its tokenizer"
         tokenizer = AutoTokenizer.from_pretrained(where, gguf_file=name, local_files_only=True)
     except ImportError as e:
         raise GGUFError(f"{path}: loading a GGUF file needs the packages gguf and accelerate ({_one_line(e)}): "
                         "pip install gguf accelerate") from None
     except Exception as e:  # transformers and gguf raise ValueError, KeyError, NotImplementedError, ... for bad files
-        raise GGUFError(_explain(path, e)) from None
+        raise GGUFError(_explain(path, stage, e)) from None
     if getattr(model, "hf_quantizer", None) is not None:
         raise GGUFError(f"{path}: transformers kept the weights quantized, so they cannot be saved as a plain model; "
                         "upgrade transformers or convert the model to an HF directory")
@@ -136,7 +139,8 @@ def _dequantized() -> dict[str, Any]:
     return {"quantization_config": GgufConfig(dequantize=True)}
 
 
-def _explain(path: Path, error: Exception) -> str:
+def _explain(path: Path, stage: str, error: Exception) -> str:
+    """One line naming what failed in `path` and what to do about it."""
     text = _one_line(error)
     if isinstance(error, NotImplementedError) and "Dequantization for" in text:
         qtype = text.split("Dequantization for", 1)[1].split()[0]
@@ -145,8 +149,8 @@ def _explain(path: Path, error: Exception) -> str:
     if ("not supported" in text and "architecture" in text) or "Unknown gguf model_type" in text:
         return (f"{path}: transformers cannot load this GGUF architecture ({text}); "
                 "load the model's HF directory (config.json, safetensors, tokenizer) instead")
-    return (f"{path}: the GGUF file does not load; it may be corrupt or truncated ({path.stat().st_size} bytes): "
-            f"{type(error).__name__}: {text}; download it again")
+    return (f"{path}: transformers could not {stage} ({type(error).__name__}: {text}); if the file is corrupt or "
+            f"truncated ({path.stat().st_size} bytes), download it again")
 
 
 def _one_line(error: BaseException) -> str:
