@@ -9,7 +9,12 @@ class LMError(ModelError):
 
 
 class ModelDirectoryError(LMError):
-    """A model directory is missing or lacks a config, safetensors weights or a tokenizer."""
+    """A model directory is missing or lacks a config, safetensors weights or a tokenizer; or a model name is unknown."""
+
+
+class GGUFError(ModelDirectoryError):
+    """A GGUF file is missing, corrupt or truncated, of an unsupported architecture or quantization, or unreadable
+    because the `gguf`/`accelerate` packages are not installed."""
 
 
 class TokenizerError(LMError):

@@ -1,4 +1,6 @@
 """The modeling language: generative functions, traces, choice maps, combinators, sequential models."""
+from importlib.metadata import PackageNotFoundError as _NotInstalled, version as _version
+
 import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)  # scores and weights are float64 everywhere
@@ -13,6 +15,11 @@ from ppl.generative import DynamicGenFn, GenCall, GenerativeFunction, condition,
 from ppl.model import Model  # noqa: E402
 from ppl.rng import Rng, SeededRng, rng  # noqa: E402
 from ppl.trace import CallTrace, LeafTrace, Trace  # noqa: E402
+
+try:
+    __version__ = _version("ppl-smc")
+except _NotInstalled:  # run from a checkout that was never pip-installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AddressError", "CallTrace", "Choice", "ChoiceMap", "DynamicGenFn", "GenCall", "GenerativeFunction",

@@ -136,3 +136,14 @@ def test_bfloat16_matches_float32_to_bf16_precision(tiny):
 def test_empty_prompt_starts_from_bos(tiny):
     ctx = tiny.context("")
     assert ctx.token_ids == [0] and len(ctx) == 1 and ctx.generated == []
+
+
+def test_the_package_version_is_the_installed_distributions():
+    import importlib.metadata
+
+    import ppl
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    assert ppl.__version__ == importlib.metadata.version("ppl-smc") == declared

@@ -1,1 +1,1 @@
-"""Loading models: local directories, built-in names."""
+"""Loading models: built-in names, installed model packages, GGUF files (dequantized once) and local directories."""

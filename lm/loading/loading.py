@@ -11,7 +11,8 @@ from lm.errors import ModelDirectoryError, UnsupportedModelError
 from lm.serving.forward_server import ForwardServer
 from lm.serving.kv_pool import KVPool
 from lm.distribution.language_model import LanguageModel
-from lm.loading.model_dir import resolve
+from lm.loading.model_dir import model_name, resolve
+from lm.loading.progress import progress_bars_off
 from lm.serving.pool_cache import ShapeProbe
 from lm.distribution.vocabulary import build_vocabulary
 
@@ -57,7 +58,9 @@ def load(name_or_path: "str | os.PathLike" = "builtin", *, device: "str | torch.
          dtype: "str | torch.dtype" = "float32", threads: int | None = DEFAULT_THREADS,
          cache_bytes: int = DEFAULT_CACHE_BYTES, memo_bytes: int = DEFAULT_MEMO_BYTES,
          lean_forward: bool = True, trust_remote_code: bool = False) -> LanguageModel:
-    """Load a causal LM: "builtin", "tiny", or a local directory with config.json, safetensors weights and a tokenizer.
+    """Load a causal LM: "builtin", "tiny", an installed model package ("smollm2"), a `.gguf` file (dequantized
+    once into a cache directory, see lm.loading.gguf_model), or a local directory with config.json,
+    safetensors weights and a tokenizer.
 
     `threads` sets torch's (process-wide) CPU thread count; None leaves it alone. `cache_bytes`
     bounds the KV pool (beyond what one batch needs), `memo_bytes` the memoized distributions.
@@ -93,20 +96,12 @@ def load(name_or_path: "str | os.PathLike" = "builtin", *, device: "str | torch.
     additive = getattr(model.config, "_attn_implementation", "sdpa") == "eager"
     server = ForwardServer(model, pool, vocabulary.defined, window, memo_bytes, additive_mask=additive,
                            lean=lean_forward)
-    name = name_or_path if isinstance(name_or_path, str) and not os.sep in name_or_path else path.name
-    return LanguageModel(model, tokenizer, vocabulary, server, window, path, str(name))
+    return LanguageModel(model, tokenizer, vocabulary, server, window, path, model_name(name_or_path, path))
 
 
 def _load_model(auto: Any, path: Any, dtype: torch.dtype, trust_remote_code: bool) -> Any:
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
+    with progress_bars_off():
         return _from_pretrained(auto, path, dtype, trust_remote_code)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def _from_pretrained(auto: Any, path: Any, dtype: torch.dtype, trust_remote_code: bool) -> Any:
