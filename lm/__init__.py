@@ -3,7 +3,10 @@ from lm import constraints
 from lm.distribution.context import LMContext
 from lm.errors import ContextWindowError, LMError, ModelDirectoryError, TokenizerError, UnsupportedModelError
 from lm.serving.kv_pool import CacheStats
+from lm.distribution.chat import ChatTemplateError
 from lm.distribution.language_model import LanguageModel
+from lm.generation.api import generate
+from lm.generation.generation_result import GenerationResult
 from lm.device.smc_decode import smc_decode
 from lm.loading.loading import load
 from lm.distribution.next_token import NextToken
@@ -13,6 +16,7 @@ from lm.distribution.token_set import TokenSetBernoulli
 from lm.distribution.vocabulary import Vocabulary
 
 __all__ = [
-    "CacheStats", "ContextWindowError", "LMContext", "LMError", "LanguageModel", "ModelDirectoryError", "NextToken", "StaticDecoder",
-    "Token", "TokenSetBernoulli", "TokenizerError", "UnsupportedModelError", "Vocabulary", "constraints", "load", "smc_decode",
+    "CacheStats", "ChatTemplateError", "ContextWindowError", "GenerationResult", "LMContext", "LMError", "LanguageModel",
+    "ModelDirectoryError", "NextToken", "StaticDecoder", "Token", "TokenSetBernoulli", "TokenizerError", "UnsupportedModelError",
+    "Vocabulary", "constraints", "generate", "load", "smc_decode",
 ]
