@@ -48,7 +48,7 @@ def test_story_prompt_no_longer_ends_in_a_lone_space(model, builtin, tmp_path_fa
     healed = heal_prompt(llm, "Story: ")
     assert not _lone_space(llm, list(healed.token_ids))
     assert healed.owed.endswith(b" ") and llm.vocabulary.decode(healed.token_ids) + healed.owed == b"Story: "
-    result = lm.generate(llm, "Story: ", regex="[A-Za-z]+( [A-Za-z]+)?", particles=3, max_tokens=6, rng=0)
+    result = lm.generate(llm, "Story: ", regex="[A-Z][a-z]{1,5}", particles=3, max_tokens=8, rng=0)  # ends by 7 tokens
     assert result.healed == healed.owed
     assert result.samples
     for particle in result.particles:
@@ -57,7 +57,7 @@ def test_story_prompt_no_longer_ends_in_a_lone_space(model, builtin, tmp_path_fa
             assert text.startswith(healed.owed)
             assert text[len(healed.owed):].decode() in {s.value for s in result.samples}
     assert all(not s.value.startswith(" ") for s in result.samples)   # the continuation after the space
-    unhealed = lm.generate(llm, "Story: ", regex="[A-Za-z]+", particles=2, max_tokens=4, rng=0, heal=False)
+    unhealed = lm.generate(llm, "Story: ", regex="[A-Z][a-z]{1,5}", particles=2, max_tokens=8, rng=0, heal=False)
     assert unhealed.healed == b""
 
 
@@ -110,3 +110,17 @@ def test_healed_generation_targets_the_model_conditioned_on_the_owed_bytes(tiny,
     assert sum(weighted.values()) == pytest.approx(z, rel=1e-9)       # E[Z_hat] = Z
     for text, p in target.items():                                      # E[Z_hat 1{output = x}] = p(x) Z
         assert weighted.get(text, 0.0) == pytest.approx(p * z, rel=1e-9)
+
+
+def test_twist_and_potential_see_the_text_after_the_owed_bytes(builtin):
+    seen = []
+
+    def record(text: bytes) -> float:
+        seen.append(text)
+        return 0.0
+
+    result = lm.generate(builtin, "Code: ", regex="[A-Z]{3}", particles=2, max_tokens=8, rng=0, twist=record,
+                         potential=record)
+    assert result.healed == b" " and result.samples and seen
+    assert {s.value.encode() for s in result.samples} <= set(seen)      # the potential saw the returned texts
+    assert not any(text.startswith(b" ") for text in seen)

@@ -41,10 +41,10 @@ def dead_message(particles: Sequence[Any], *, method: str, max_tokens: int, wind
 def _explain(cause: str, count: int, total: int, method: str, max_tokens: int, window: int | None) -> str:
     share = f"{count} of {total} particles"
     if cause == "max_tokens":
-        return (f"{share} reached max_tokens={max_tokens} before the constraint was satisfied: raise max_tokens, "
+        return (f"{share} reached max_tokens={max_tokens} before the text was complete: raise max_tokens, "
                 "or ask for shorter output (a maxLength or maxItems in the schema, a bounded regex).")
     if cause == "window":
-        return (f"{share} filled the model's context window of {window} tokens before the constraint was satisfied: "
+        return (f"{share} filled the model's context window of {window} tokens before the text was complete: "
                 "shorten the prompt, or ask for shorter output.")
     if cause == "constraint":
         if method == "rerank":
