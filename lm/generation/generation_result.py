@@ -76,7 +76,7 @@ class GenerationResult(Result):
 
     def to_dict(self) -> dict:
         """One JSON-ready object: samples (text, probability), log_ml (None for -inf), ess, particles,
-        constraint evaluations, seconds, the healed prefix, ESS by step, and the message."""
+        constraint evaluations, seconds, the healed prefix, the steps (ESS, resampled, live, log-ML), the message."""
         samples = []
         for sample in self.texts:
             entry = {"text": sample.value, "probability": sample.probability}
@@ -88,7 +88,7 @@ class GenerationResult(Result):
             "log_ml": self.log_ml if math.isfinite(self.log_ml) else None, "ess": self.ess,
             "particles": len(self.particles), "evaluations": self.evaluations, "seconds": self.seconds,
             "healed": self.healed.decode("utf-8", errors="replace"),
-            "steps": [{"step": s.step, "ess": s.ess, "resampled": s.resampled} for s in self.steps],
+            "steps": [_step_record(s) for s in self.steps],
             "message": self.message,
         }
 
@@ -105,3 +105,10 @@ class GenerationResult(Result):
         note = f", message={self.message!r}" if self.message else ""
         return (f"GenerationResult(model={self.model!r}, method={self.method!r}, particles={len(self.particles)}, "
                 f"log_ml={self.log_ml:.6g}, ess={self.ess:.4g}{note})")
+
+
+def _step_record(step: Any) -> dict:
+    """One StepInfo as JSON: step, ess, resampled, live particles, running log-ML (None unless finite), seconds."""
+    log_ml = getattr(step, "log_ml", math.nan)
+    return {"step": step.step, "ess": step.ess, "resampled": step.resampled, "live": getattr(step, "live", None),
+            "log_ml": log_ml if math.isfinite(log_ml) else None, "seconds": getattr(step, "seconds", None)}
