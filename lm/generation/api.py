@@ -46,7 +46,7 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
     """
     _check_options(particles, max_tokens, temperature, method, heal)
     built, pydantic_model = build_constraint(json_schema=json_schema, regex=regex, grammar=grammar, sql=sql,
-                                        constraint=constraint, allow_extra_keys=allow_extra_keys)
+                                             constraint=constraint, allow_extra_keys=allow_extra_keys)
     llm, model_name = _language_model(llm)
     text = _prompt_text(llm, prompt)
     start = time.perf_counter()
