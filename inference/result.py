@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from inference.result_display import result_html, result_text
 from inference.weighting import check_log_weights, effective_sample_size, normalized
 
 ALL_DEAD = "all particles have weight zero (every execution failed a condition or scored -inf)"
@@ -138,6 +139,12 @@ class Result:
 
     def __len__(self) -> int:
         return len(self.particles)
+
+    def __str__(self) -> str:
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        return result_html(self)
 
     def __repr__(self) -> str:
         note = f", message={self.message!r}" if self.message else ""

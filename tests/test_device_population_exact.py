@@ -17,7 +17,7 @@ import torch
 import lm
 import semantics
 from lm import constraints
-from lm.generation import generate
+from lm.generation.generation import generate
 
 STEPS = 2
 PROMPT = [1]

@@ -88,7 +88,7 @@ class JsonSchemaConstraint(Constraint):
     """JSON documents valid under a JSON Schema, written in one whitespace convention."""
 
     def __init__(self, schema: Any, *, whitespace: str = "compact", numbers: str | None = None,
-                 relax: bool = False):
+                 relax: bool = False, allow_extra_keys: bool = True):
         if whitespace not in WHITESPACE_MODES:
             raise ConstraintError(f"whitespace must be one of {WHITESPACE_MODES}, not {whitespace!r}")
         if numbers is None:
@@ -103,7 +103,8 @@ class JsonSchemaConstraint(Constraint):
         self.schema = schema
         self.whitespace = whitespace
         self.numbers = numbers
-        self._compiled = CompiledSchema(schema, relax=relax)
+        self.allow_extra_keys = allow_extra_keys
+        self._compiled = CompiledSchema(schema, relax=relax, allow_extra_keys=allow_extra_keys)
         self._machine = JsonMachine(self._compiled, whitespace, exponent=numbers == "json")
         self._start = JsonSchemaState(self._machine.start(), _Text(None, b""))
         if not self._start.threads:
@@ -176,7 +177,8 @@ class JsonSchemaConstraint(Constraint):
         return _plain_dumps(value, separators).encode()
 
     def __repr__(self) -> str:
-        return f"json_schema(<draft {self.draft}>, whitespace={self.whitespace!r}, numbers={self.numbers!r})"
+        extra = "" if self.allow_extra_keys else ", allow_extra_keys=False"
+        return f"json_schema(<draft {self.draft}>, whitespace={self.whitespace!r}, numbers={self.numbers!r}{extra})"
 
 
 def _plain_dumps(value: Any, separators: tuple[str, str]) -> str:
@@ -193,7 +195,7 @@ def _plain_dumps(value: Any, separators: tuple[str, str]) -> str:
 
 
 def json_schema(schema: Any, *, whitespace: str = "compact", numbers: str | None = None,
-                relax: bool = False) -> JsonSchemaConstraint:
+                relax: bool = False, allow_extra_keys: bool = True) -> JsonSchemaConstraint:
     """The constraint "a JSON document valid under `schema`" (a dict, bool or JSON text).
 
     whitespace: "compact" (default; exactly `json.dumps` separators ", " and ": ", no other
@@ -207,5 +209,10 @@ def json_schema(schema: Any, *, whitespace: str = "compact", numbers: str | None
     spec formats) and schemas that fail their metaschema; they are then enforced only by
     the final `jsonschema` check. Without it such schemas raise ConstraintError naming
     the keyword and its JSON pointer.
+    allow_extra_keys=False: an object schema that lists properties (or patternProperties) but
+    states neither additionalProperties nor unevaluatedProperties takes no other key, as if it
+    said `additionalProperties: false` (what `lm.generate(json_schema=...)` uses by default,
+    as Outlines and XGrammar do); True (here the default) follows the specification.
     """
-    return JsonSchemaConstraint(schema, whitespace=whitespace, numbers=numbers, relax=relax)
+    return JsonSchemaConstraint(schema, whitespace=whitespace, numbers=numbers, relax=relax,
+                                allow_extra_keys=allow_extra_keys)

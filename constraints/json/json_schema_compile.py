@@ -147,6 +147,7 @@ class Leaf:
     properties: dict[str, int] = field(default_factory=dict)
     pattern_properties: tuple[tuple[str, int], ...] = ()
     additional: int = TRUE
+    extra_keys_stated: bool = False  # additionalProperties or unevaluatedProperties given
     required: frozenset[str] = frozenset()
     min_properties: int = 0
     max_properties: int | None = None
@@ -199,6 +200,7 @@ class ObjectSpec:
     closed: tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...]  # (sorted names, partial regexes)
     name_checks: tuple[Any, ...]
     residual: tuple[Any, ...]
+    listed: tuple[frozenset[str], tuple[str, ...]] | None = None  # the only keys when closed by default
     children: dict[str, int | None] = field(default_factory=dict)
 
     def child(self, key: str) -> int | None:
@@ -207,6 +209,9 @@ class ObjectSpec:
             return self.children[key]
         result: int | None = None
         targets: set[int] = set()
+        if self.listed is not None and key not in self.listed[0] and not any(
+                self.compiled.python_regex(pattern).search(key) for pattern in self.listed[1]):
+            return None
         for leaf in self.leaves:
             hits = [node for pattern, node in leaf.pattern_properties
                     if self.compiled.python_regex(pattern).search(key)]
@@ -330,10 +335,11 @@ class LiteralSpec:
 class CompiledSchema:
     """The node graph of one schema, with lazily computed alternatives and specs."""
 
-    def __init__(self, schema: Any, *, relax: bool = False):
+    def __init__(self, schema: Any, *, relax: bool = False, allow_extra_keys: bool = True):
         if not isinstance(schema, (dict, bool)):
             raise ConstraintError(f"a JSON schema is an object or a boolean, not {type(schema).__name__}")
         self.relax = relax
+        self.allow_extra_keys = allow_extra_keys
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             cls = validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -466,6 +472,7 @@ class CompiledSchema:
                         raise
                     raise _error(at, keyword, f"malformed value {value!r:.60}") from None
         leaf.scalar_keywords = tuple(k for k in keywords if k in _SCALAR_KEYWORDS)
+        leaf.extra_keys_stated = "additionalProperties" in keywords or "unevaluatedProperties" in keywords
         if in_place or leaf.scalar_keywords:
             self.leaves.append(leaf)
             node.leaf = leaf
@@ -796,6 +803,11 @@ class CompiledSchema:
                 if any(p is None for p in patterns):
                     continue  # a pattern the partial matcher can't read: no key pruning
                 closed.append((tuple(sorted(leaf.properties)), patterns))
+        listed = None if self.allow_extra_keys else self._listed_keys(leaves)
+        if listed is not None:
+            patterns = tuple(self.partial_regex(p) for p in listed[1])
+            if all(p is not None for p in patterns):
+                closed.append((tuple(sorted(listed[0])), patterns))
         max_props = [leaf.max_properties for leaf in leaves if leaf.max_properties is not None]
         return ObjectSpec(
             self, leaves,
@@ -803,7 +815,17 @@ class CompiledSchema:
             min_properties=max((leaf.min_properties for leaf in leaves), default=0),
             max_properties=min(max_props) if max_props else None,
             dependent_required=tuple(d for leaf in leaves for d in leaf.dependent_required),
-            closed=tuple(closed), name_checks=tuple(name_checks), residual=self._residual(leaves))
+            closed=tuple(closed), name_checks=tuple(name_checks), residual=self._residual(leaves), listed=listed)
+
+    @staticmethod
+    def _listed_keys(leaves: tuple[Leaf, ...]) -> tuple[frozenset[str], tuple[str, ...]] | None:
+        """Property names and patterns an object alternative lists, when it lists some and no leaf
+        states additionalProperties/unevaluatedProperties: the only keys allowed with allow_extra_keys=False."""
+        if any(leaf.extra_keys_stated for leaf in leaves):
+            return None
+        names = frozenset().union(*(leaf.properties for leaf in leaves))
+        patterns = tuple(dict.fromkeys(p for leaf in leaves for p, _ in leaf.pattern_properties))
+        return (names, patterns) if names or patterns else None
 
     def _array_spec(self, leaves: tuple[Leaf, ...]) -> ArraySpec:
         max_items = [leaf.max_items for leaf in leaves if leaf.max_items is not None]

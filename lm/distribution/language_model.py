@@ -80,11 +80,17 @@ class LanguageModel:
             raise ContextWindowError(f"the prompt is {len(ids)} tokens long, longer than the model's context window of {self.window} tokens")
         return ids
 
-    def generate(self, prompt: str, constraint: Any = None, **options: Any) -> Any:
-        """Text continuing `prompt` under `constraint` (SMC with AWRS by default); see lm.generation.generation.generate."""
-        from lm.generation.generation import generate
+    def chat(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
+        """The prompt text for chat `messages` ({"role", "content"} dicts) under the tokenizer's chat template."""
+        from lm.distribution.chat import chat_prompt
 
-        return generate(self, prompt, constraint, **options)
+        return chat_prompt(self.tokenizer, messages, add_generation_prompt=add_generation_prompt, where=self.name)
+
+    def generate(self, prompt: Any, constraint: Any = None, **options: Any) -> Any:
+        """`lm.generate(self, prompt, constraint=constraint, **options)`: a prompt or chat messages, SMC with AWRS by default."""
+        from lm.generation.api import generate
+
+        return generate(self, prompt, constraint=constraint, **options)
 
     def static_decoder(self, rows: int, columns: int, temperature: float | None = 1.0, graphs: bool | None = None) -> Any:
         """A StaticDecoder whose step samples at `temperature` (None: returns logits); the last one is kept and reused.

@@ -33,6 +33,7 @@ class GeneratedText:
     token_ids: tuple[int, ...]
     finished: bool
     truncated: bool
+    rejected: bool  # the last token choice found nothing the constraint allows
     weight: float
     evaluations: int
 
@@ -59,6 +60,7 @@ class ConstrainedDecodePopulation:
         self.tokens: list[tuple[int, ...]] = [()] * n
         self.finished = np.zeros(n, dtype=bool)
         self.truncated = np.zeros(n, dtype=bool)
+        self.rejected = np.zeros(n, dtype=bool)
         self.log_w = np.zeros(n, dtype=np.float64)
         self.twists = np.zeros(n, dtype=np.float64)
         self.evaluations = np.zeros(n, dtype=np.int64)
@@ -93,6 +95,7 @@ class ConstrainedDecodePopulation:
             self.evaluations[i] += draw.evaluations
             self.log_w[i] += draw.log_weight
             if draw.token is None or draw.log_weight == -math.inf:
+                self.rejected[i] = draw.token is None
                 self._kill(i)
                 continue
             token = self.vocabulary.tokens[draw.token]
@@ -131,12 +134,12 @@ class ConstrainedDecodePopulation:
         self.states = [self.states[a] for a in index]
         self.texts = [self.texts[a] for a in index]
         self.tokens = [self.tokens[a] for a in index]
-        self.finished, self.truncated = self.finished[index], self.truncated[index]
+        self.finished, self.truncated, self.rejected = self.finished[index], self.truncated[index], self.rejected[index]
         self.twists, self.evaluations = self.twists[index], self.evaluations[index]
         self.log_w = np.asarray(log_weights, dtype=np.float64).copy()
         self.n = len(index)
 
     def particles(self) -> list[Particle]:
         return [Particle(GeneratedText(self.texts[i], self.tokens[i], bool(self.finished[i]), bool(self.truncated[i]),
-                                       float(self.log_w[i]), int(self.evaluations[i])), float(self.log_w[i]))
+                                       bool(self.rejected[i]), float(self.log_w[i]), int(self.evaluations[i])), float(self.log_w[i]))
                 for i in range(self.n)]
