@@ -17,6 +17,7 @@ import ppl
 from reference_models import Reference, write_small_llama
 
 TOLERANCE = 1e-4
+RELATIVE = 1e-5  # ~80 float32 ulps of the value: the rounding of log-probs far from 0 grows with their size
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +80,12 @@ def check_population(llm, references, prompts, plan):
         if clear:
             llm.clear_cache()
         for ctx, got in zip(population, serve_together(population)):
-            np.testing.assert_allclose(got, references(ctx.token_ids), atol=TOLERANCE, rtol=0)
+            np.testing.assert_allclose(got, references(ctx.token_ids), atol=TOLERANCE, rtol=RELATIVE)
         for ctx, tokens in zip(population, extensions):
             for t in tokens:
                 ctx.extend(t)
     for ctx, got in zip(population, serve_together(population)):
-        np.testing.assert_allclose(got, references(ctx.token_ids), atol=TOLERANCE, rtol=0)
+        np.testing.assert_allclose(got, references(ctx.token_ids), atol=TOLERANCE, rtol=RELATIVE)
 
 
 @pytest.mark.parametrize("lean", [True, False])
@@ -109,7 +110,7 @@ def test_cramped_budget_evicts_recomputes_and_reports(cramped, references):
     assert after.peak_bytes >= after.bytes_allocated >= 6 * per_row > after.bytes_budget
     assert after.evictions > stats.evictions   # kept's row went to the crowd
     kept.extend(10)                            # so it is recomputed from the prompt
-    np.testing.assert_allclose(serve_together([kept])[0], references(kept.token_ids), atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(serve_together([kept])[0], references(kept.token_ids), atol=TOLERANCE, rtol=RELATIVE)
     final = cramped.cache_stats()
     assert final.tokens_recomputed > after.tokens_recomputed
     assert final.bytes_allocated <= per_row    # back under the budget, except the row the last batch needs
