@@ -258,6 +258,21 @@ def run_static_reference(subject: Subject, task: task_pack.Task, n: int, max_tok
             "resampled_steps": len(result.resampled_at)}
 
 
+def prefill_seconds(subject: Subject, task: task_pack.Task, rows: int) -> float:
+    """One timed forward pass of `rows` copies of the task's prompt (what a generate call spends before its first token)."""
+    import torch
+    from hf_peers import sync
+
+    llm = subject.llm
+    ids = torch.tensor([subject.prompt_ids[task.name]] * rows, device=llm.device)
+    sync(llm.device)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        llm.model(input_ids=ids, attention_mask=torch.ones_like(ids), logits_to_keep=1, use_cache=False)
+    sync(llm.device)
+    return time.perf_counter() - started
+
+
 # -- peers in this process --------------------------------------------------------------------------------------------
 
 class PeerCache:
@@ -394,6 +409,9 @@ def run_group(group: Group, subject: Subject, tasks: list[task_pack.Task], args:
             group.note += f"run budget: {budget.left():.0f} s left, a task predicted {predicted:.1f} s; "
             break
         prepare(task)
+        # Ours prefills the prompt once for all particles, HF generate prefills each of its N rows.
+        prefill = (prefill_seconds(subject, task, 1 if kind == "ours" else n)
+                   if args.measure_prefill and method != "ours-static" else None)
         record = call(task, T, args.seed + i)
         spent += record["wall_s"]
         measured = record["wall_s"] / max(1, record["steps"])
@@ -403,7 +421,7 @@ def run_group(group: Group, subject: Subject, tasks: list[task_pack.Task], args:
             ok, why = check(task, text) if done else (False, "not finished")
             outputs.append({"text": text[:400], "finished": done, "valid": ok, "why": why})
         group.tasks.append({"name": task.name, "kind": task.kind, "wall_s": record["wall_s"], "steps": record["steps"],
-                            "outputs": outputs, **({"resampled_steps": record["resampled_steps"]}
+                            "prefill_s": prefill, "outputs": outputs, **({"resampled_steps": record["resampled_steps"]}
                                                    if "resampled_steps" in record else {})})
         print(f"  {subject.key} N={n} {method} {task.name}: {record['wall_s']:.2f} s, {record['steps']} steps, "
               f"{1000 * record['wall_s'] / max(1, record['steps']):.1f} ms/step, "
@@ -463,10 +481,13 @@ def rows_of(groups: list[Group]) -> list[dict]:
             wall = sum(t["wall_s"] for t in mine)
             finished = sum(o["finished"] for o in outs)
             valid = sum(o["valid"] for o in outs)
+            prefills = [t.get("prefill_s") for t in mine]
+            prefill = sum(prefills) if mine and all(p is not None for p in prefills) else None
             rows.append({"model": g.model, "N": g.particles, "method": g.method, "kind": kind if g.method != "ours-static" else "unconstrained",
                          "status": g.status, "tasks": len(mine), "outputs": len(outs), "finished": finished,
                          "valid": valid, "validity": valid / finished if finished else None, "steps": steps,
-                         "wall_s": wall, "ms_per_step": 1000 * wall / steps if steps else None,
+                         "wall_s": wall, "ms_per_step": 1000 * wall / steps if steps else None, "prefill_s": prefill,
+                         "ms_per_step_after_prefill": 1000 * (wall - prefill) / steps if steps and prefill is not None else None,
                          "wall_per_valid_s": wall / valid if valid else None, "warmup_s": g.warmup_s,
                          "setup_s": g.setup_s, "note": (g.note + ("cut short by the watchdog; " if g.status == "running" else "")
                                                         + (f"skipped tasks: {', '.join(g.skipped_tasks)}"
@@ -533,12 +554,13 @@ class Report:
         for note in m["notes"]:
             L.append(f"- {note}")
         L += ["", "Per step and per valid output (generation wall time; warm-up and setup untimed, shown apart):", "",
-              "| model | N | method | kind | tasks | outputs | finished | valid | validity | steps | wall s | **ms/step** | **wall s / valid** | warm-up s | setup s | note |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| model | N | method | kind | tasks | outputs | finished | valid | validity | steps | wall s | **ms/step** | prefill s | ms/step less prefill | **wall s / valid** | warm-up s | setup s | note |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             L.append(f"| {r['model']} | {r['N']} | {r['method']} | {r['kind']} | {r['tasks']} | {r['outputs']} | "
                      f"{r['finished']} | {r['valid']} | {fmt(r['validity'])} | {fmt(r['steps'])} | {fmt(r['wall_s'])} | "
-                     f"**{fmt(r['ms_per_step'], 1)}** | **{fmt(r['wall_per_valid_s'], 3)}** | {fmt(r['warmup_s'], 1)} | "
+                     f"**{fmt(r['ms_per_step'], 1)}** | {fmt(r['prefill_s'], 3)} | {fmt(r['ms_per_step_after_prefill'], 1)} | "
+                     f"**{fmt(r['wall_per_valid_s'], 3)}** | {fmt(r['warmup_s'], 1)} | "
                      f"{fmt(r['setup_s'], 1)} | {r['note']} |")
         skipped = [g for g in self.groups if g.status in ("skipped", "failed", "planned")]
         if skipped:
@@ -587,6 +609,8 @@ def main() -> None:
     parser.add_argument("--cap", nargs="*", default=[], metavar="METHOD=SECONDS", help="override a group's cap")
     parser.add_argument("--lcd-tasks", type=int, default=2, help="LCD runs this many tasks at most (one of each kind)")
     parser.add_argument("--warmup-tokens", type=int, default=8)
+    parser.add_argument("--measure-prefill", default=None, action=argparse.BooleanOptionalAction,
+                        help="time one forward of each task's prompt batch apart (default: on cuda only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pack", default=str(DEFAULT_PACK), help="task pack folder (tasks.json + sqlite files)")
     parser.add_argument("--tasks", nargs="+", default=None, metavar="NAME", help="only these tasks of the pack")
@@ -600,6 +624,8 @@ def main() -> None:
         print(f"wrote {task_pack.make_pack(Path(args.make_pack)) / 'tasks.json'}")
         return
     args.dtype = args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
+    if args.measure_prefill is None:
+        args.measure_prefill = args.device.startswith("cuda")
     args.caps = dict(DEFAULT_CAPS)
     for item in args.cap:
         name, _, value = item.partition("=")
