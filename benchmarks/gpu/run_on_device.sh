@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The GPU benchmark of issue 9, item 3 (benchmarks/gpu_constrained.py) on a lent H100/H200, in three calls.
 #
-# One device call carries at most 64 MiB and 8 paths, and the SmolLM2 GGUF alone is 98 MB, so its three
-# parts (ignored folders .gguf1/ .gguf2/ .gguf3/ of /work/main, made by `python benchmarks/gpu/smollm2.py
-# split /work/main`) travel in three calls; the wheels the machine lacks (.whl/: xgrammar, llguidance,
-# lark, jsonschema and their needs) travel with the first. Make the calls back to back: the machine goes
-# back 30 s after a call, and with it /tmp (then start again at call 1).
+# One device call carries at most 64 MiB and 8 paths, and the SmolLM2 GGUF alone is 98 MB, so it travels
+# in three equal parts (31.3 MiB; ignored folders .gguf1/ .gguf2/ .gguf3/ of /work/main, made by
+# `python benchmarks/gpu/smollm2.py split /work/main`); the wheels the machine lacks (.whl/, 10.6 MiB:
+# xgrammar, llguidance, lark, jsonschema and their needs) travel with the first and the last call.
+# With the working tree (about 16 MiB) a call carries at most about 58 MiB. Make the calls back to back:
+# the machine goes back 30 s after a call, and with it /tmp. If it went back before call 3, call 3 still
+# runs the random 0.93B Llama alone (it says so); repeat calls 1-3 for SmolLM2.
 #
-#   call 1  carry [".whl", ".gguf1"]  command: bash benchmarks/gpu/run_on_device.sh stage1
-#           installs the wheels into /tmp/site, keeps part 1, builds the random 0.93B Llama (bf16)
-#   call 2  carry [".gguf2"]          command: bash benchmarks/gpu/run_on_device.sh stage2
-#   call 3  carry [".gguf3"]          command: bash benchmarks/gpu/run_on_device.sh run   (timeout_s 600)
-#           joins the parts (sha256 checked), runs the benchmark (< 8 min), tee to $OUT/log;
-#           $OUT/gpu_constrained.md and .json come back. Extra arguments go to the benchmark.
+#   call 1  carry [".gguf1", ".whl"]  timeout_s 300   command: bash benchmarks/gpu/run_on_device.sh stage1
+#           installs the wheels into /tmp/site and imports them, keeps part 1, builds the random Llama (bf16)
+#   call 2  carry [".gguf2"]          timeout_s 120   command: bash benchmarks/gpu/run_on_device.sh stage2
+#   call 3  carry [".gguf3", ".whl"]  timeout_s 600   command: bash benchmarks/gpu/run_on_device.sh run
+#           joins the parts (sha256 checked), runs the benchmark (budget 450 s, killed at 540 s), tee to
+#           $OUT/log; $OUT/gpu_constrained.md and .json come back. Extra arguments go to the benchmark, e.g.
+#           `run --particles 64 --methods xgrammar-compiled llguidance-compiled ours-lcd` as a 4th call.
 #
-# Any stage tolerates missing pieces: `run` without all parts runs the random Llama only, and installs
-# the wheels itself if call 1's did not survive (then .whl must be carried).
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 STAGE=${1:-}

@@ -19,8 +19,6 @@ from pathlib import Path
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SHA_FILE = Path(__file__).resolve().parent / "smollm2.sha256"
 PART_DIRS = (".gguf1", ".gguf2", ".gguf3")
-# Part sizes: the first small enough to travel beside the wheels (.whl) and the task pack in one call.
-FIRST_PART_BYTES = 20_000_000
 
 
 def installed_gguf() -> Path:
@@ -45,11 +43,14 @@ def sha256(path: Path) -> str:
 
 
 def split(repo_root: Path, source: Path | None = None) -> list[Path]:
-    """Write the GGUF as three parts under repo_root/.gguf{1,2,3}/ and its sha256 into SHA_FILE."""
+    """Write the GGUF as three equal parts under repo_root/.gguf{1,2,3}/ and its sha256 into SHA_FILE.
+
+    Equal thirds (31.3 MiB) leave room for the wheels (.whl, 10.6 MiB) beside any part in one call.
+    """
     source = source or installed_gguf()
     data = source.read_bytes()
-    rest = len(data) - FIRST_PART_BYTES
-    cuts = [0, FIRST_PART_BYTES, FIRST_PART_BYTES + rest // 2, len(data)]
+    third = -(-len(data) // 3)
+    cuts = [0, third, 2 * third, len(data)]
     parts = []
     for i, folder in enumerate(PART_DIRS):
         out = repo_root / folder
