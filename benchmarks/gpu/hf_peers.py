@@ -105,6 +105,7 @@ class LLGuidancePeer:
         self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=list(eos_ids))
         self.executor = llguidance.LLExecutor()
         self.vocab_size = vocab_size
+        self.eos_ids = set(eos_ids)
 
     def setup(self, task: Any, sql_grammar: str | None) -> str:
         LLMatcher = self.llguidance.LLMatcher
@@ -124,13 +125,17 @@ class LLGuidancePeer:
 
 
 class LLGuidanceProcessor:
-    """An HF logits processor over one LLMatcher a row (usable for one generate call, like xgrammar's)."""
+    """An HF logits processor over one LLMatcher a row (usable for one generate call, like xgrammar's).
+
+    A row is done once its EOS was consumed; HF then pads it, and its last mask (which allowed EOS)
+    is kept. A matcher that is stopped but not done masks everything but EOS (llguidance's rule).
+    """
 
     def __init__(self, peer: LLGuidancePeer, grammar: str):
         self.peer, self.grammar = peer, grammar
         self.matchers: list[Any] = []
+        self.done: list[bool] = []
         self.bitmask = None
-        self.device_mask = None
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         import llguidance.torch as llt
@@ -138,16 +143,17 @@ class LLGuidanceProcessor:
         peer = self.peer
         if not self.matchers:
             self.matchers = [peer.llguidance.LLMatcher(peer.tokenizer, self.grammar) for _ in range(input_ids.shape[0])]
+            self.done = [False] * len(self.matchers)
             self.bitmask = llt.allocate_token_bitmask(len(self.matchers), peer.vocab_size)
         else:
             last = input_ids[:, -1].tolist()
-            live = [(m, last[i]) for i, m in enumerate(self.matchers) if not m.is_stopped()]
+            live = [i for i in range(len(self.matchers)) if not self.done[i]]
             if live:
-                llt.consume_token_par(peer.executor, live)
-        # Rows whose matcher stopped keep their last mask (EOS allowed): HF pads finished rows anyway.
-        live_rows = [(m, i) for i, m in enumerate(self.matchers) if not m.is_stopped()]
-        if live_rows:
-            llt.fill_next_token_bitmask_par(peer.executor, live_rows, self.bitmask)
-        mask = self.bitmask.to(scores.device, non_blocking=True)
-        llt.apply_token_bitmask_inplace(scores, mask)
+                llt.consume_token_par(peer.executor, [(self.matchers[i], last[i]) for i in live])
+            for i in live:
+                self.done[i] = last[i] in peer.eos_ids
+        rows = [(m, i) for i, m in enumerate(self.matchers) if not self.done[i]]
+        if rows:
+            llt.fill_next_token_bitmask_par(peer.executor, rows, self.bitmask)
+        llt.apply_token_bitmask_inplace(scores, self.bitmask.to(scores.device, non_blocking=True))
         return scores
