@@ -280,6 +280,13 @@ class PeerCache:
 
     def __init__(self):
         self.made: dict[tuple[str, str], Any] = {}
+        self.grammars: dict[str, str] = {}
+
+    def sql_grammar(self, task: task_pack.Task) -> str:
+        """Our SQL constraint's grammar for the task's database (built once; not the peers' setup time)."""
+        if task.db_path not in self.grammars:
+            self.grammars[task.db_path] = sql_grammar(task)
+        return self.grammars[task.db_path]
 
     def get(self, subject: Subject, peer: str) -> tuple[Any, float]:
         key = (subject.key, peer)
@@ -367,13 +374,14 @@ def run_group(group: Group, subject: Subject, tasks: list[task_pack.Task], args:
 
     def prepare(task: task_pack.Task) -> Any:
         if task.name not in prepared:
+            grammar = peers.sql_grammar(task) if kind == "peer" and task.kind == "SQL" else None
             t = time.perf_counter()
             if method == "ours-static":
                 prepared[task.name] = None
             elif kind == "ours":
                 prepared[task.name] = ours_constraint(task)
             else:
-                prepared[task.name] = peer.setup(task, sql_grammar(task) if task.kind == "SQL" else None)
+                prepared[task.name] = peer.setup(task, grammar)
             group.setup_s += time.perf_counter() - t
         return prepared[task.name]
 
