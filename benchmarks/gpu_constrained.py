@@ -222,7 +222,9 @@ def run_ours(subject: Subject, task: task_pack.Task, constraint: Any, method: st
     from lm.generation import generate
 
     llm = subject.llm
-    llm.clear_cache()  # every call starts cold (the prompt is prefilled again), like each HF generate call
+    # Every call starts cold, like each HF generate call: cached KV and memoized distributions are dropped, the
+    # prompt is prefilled again. A recorded device decoder (CUDA graph) is kept, as compiled generate keeps its graph.
+    llm.server.clear()
     sync(llm.device)
     started = time.perf_counter()
     result = generate(llm, subject.prompts[task.name], constraint, particles=n, method=method, max_tokens=max_tokens,
