@@ -219,7 +219,7 @@ def ours_constraint(task: task_pack.Task) -> Any:
 def run_ours(subject: Subject, task: task_pack.Task, constraint: Any, method: str, n: int, max_tokens: int,
              seed: int) -> dict:
     from hf_peers import sync
-    from lm.generation import generate
+    from lm.generation.generation import generate
 
     llm = subject.llm
     # Every call starts cold, like each HF generate call: cached KV and memoized distributions are dropped, the
@@ -257,7 +257,7 @@ def run_static_reference(subject: Subject, task: task_pack.Task, n: int, max_tok
     sync(llm.device)
     steps = result.steps if isinstance(result.steps, int) else len(result.steps)
     return {"texts": [], "finished": [], "steps": steps, "wall_s": time.perf_counter() - started,
-            "resampled_steps": len(result.resampled_at)}
+            "resampled_steps": sum(s.resampled for s in result.steps)}
 
 
 def prefill_seconds(subject: Subject, task: task_pack.Task, rows: int) -> float:
