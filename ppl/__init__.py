@@ -1,9 +1,14 @@
 """The modeling language: generative functions, traces, choice maps, combinators, sequential models."""
-import jax as _jax
+import os as _os
+import sys as _sys
 
-_jax.config.update("jax_enable_x64", True)  # scores and weights are float64 everywhere
+# Scores and weights are float64 everywhere: JAX's x64 mode, set without importing JAX (a job that
+# never touches numpyro, such as constrained generation, stays JAX-free).
+if "jax" in _sys.modules:
+    _sys.modules["jax"].config.update("jax_enable_x64", True)
+else:
+    _os.environ["JAX_ENABLE_X64"] = "1"  # read by JAX when it is first imported
 
-from ppl import dist  # noqa: E402
 from ppl.batching import Pending, run_batched, run_sync  # noqa: E402
 from ppl.choicemap import ChoiceMap, Selection, select  # noqa: E402
 from ppl.combinators import Map, Switch, Unfold, map, switch, unfold  # noqa: E402
@@ -21,3 +26,11 @@ __all__ = [
     "condition", "dist", "factor", "gen", "map", "observe", "rng", "run_batched", "run_sync", "sample",
     "select", "switch", "unfold",
 ]
+
+
+def __getattr__(name: str):
+    if name == "dist":  # numpyro's distributions, imported on first use
+        import importlib
+
+        return importlib.import_module("ppl.dist")
+    raise AttributeError(f"module 'ppl' has no attribute {name!r}")
