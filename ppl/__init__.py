@@ -1,4 +1,6 @@
 """The modeling language: generative functions, traces, choice maps, combinators, sequential models."""
+__version__ = "0.1.0"  # the one place the project's version is written (pyproject.toml reads it)
+
 import os as _os
 import sys as _sys
 
