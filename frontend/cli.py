@@ -92,7 +92,7 @@ def generate(prompt: str | None, prompt_option: str | None, json_schema: str | N
             prompt=prompt if prompt is not None else prompt_option, model=model, chat=chat,
             constraint=read_constraint(json_schema, regex, grammar, sql), particles=particles, method=method,
             max_tokens=max_tokens, temperature=temperature, seed=seed, threads=threads, json=as_json, plot=plot,
-            progress=progress)
+            progress=progress, debug=debug)
         return run_generate(options)
 
 

@@ -40,6 +40,7 @@ class GenerateOptions:
     json: bool = False
     plot: Path | None = None
     progress: bool | None = None
+    debug: bool = False
 
 
 def run_generate(options: GenerateOptions) -> int:
@@ -50,6 +51,8 @@ def run_generate(options: GenerateOptions) -> int:
     start = time.perf_counter()
     import lm  # torch and transformers: the one heavy import
     imported = time.perf_counter()
+    if not options.debug:
+        _quiet_transformers()
     llm = _load(lm, options)
     prompt = _chat_prompt(llm, options.prompt) if options.chat else options.prompt
     _check_window(llm, prompt, options)
@@ -83,6 +86,14 @@ def _generate(llm: Any, prompt: str, constraint: Any, options: GenerateOptions, 
     if "on_step" in inspect.signature(generate).parameters:
         kwargs["on_step"] = on_step
     return generate(llm, prompt, constraint, **kwargs)
+
+
+def _quiet_transformers() -> None:
+    """Errors only from transformers' logger: its warnings (e.g. a prompt longer than the window) would add lines
+    to what the command line reports in one."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
 
 
 def _load(lm: Any, options: GenerateOptions) -> Any:

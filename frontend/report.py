@@ -60,6 +60,10 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _probability(p: float) -> float:
+    return min(1.0, max(0.0, float(p)))  # summed weights can overshoot 1 by a rounding error
+
+
 def constraint_evaluations(result: Any) -> int:
     """Constraint checks counted by the final particles (each counts its own lineage's draws)."""
     return int(sum(getattr(p.trace, "evaluations", 0) for p in result.particles))
@@ -69,7 +73,7 @@ def to_json(result: Any, *, run: dict, timings: Timings, interrupted: bool) -> d
     """The `--json` object (OUTPUT_SCHEMA) for a result and the run's settings (`run`: prompt, model, method, ...)."""
     return {
         **run,
-        "samples": [{"text": str(s.value), "probability": float(s.probability)} for s in result.samples],
+        "samples": [{"text": str(s.value), "probability": _probability(s.probability)} for s in result.samples],
         "log_ml": _finite_or_none(result.log_ml),
         "ess": float(result.ess),
         "steps": len(result.steps),
