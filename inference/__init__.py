@@ -8,12 +8,13 @@ from inference.mcmc import mcmc
 from inference.smc_engine.particle_gibbs import particle_gibbs
 from inference.resampling import resample
 from inference.result import Particle, Result, Sample, StepInfo
+from inference.smc_engine.engine import Interrupted
 from inference.smc_engine.smc import smc
 from inference.smc_engine.smc_steer import smc_steer
 from inference.token_trie import TokenTrie
 
 __all__ = [
-    "McmcResult", "Particle", "Result", "Sample", "StepInfo", "TokenDraw", "TokenTrie", "awrs", "cycle", "gibbs",
+    "Interrupted", "McmcResult", "Particle", "Result", "Sample", "StepInfo", "TokenDraw", "TokenTrie", "awrs", "cycle", "gibbs",
     "importance", "masked_sample", "mcmc", "mh", "mh_proposal", "mixture", "nuts", "particle_gibbs", "repeat",
     "resample", "sir", "smc", "smc_steer", "vi",
 ]

@@ -57,7 +57,9 @@ def systematic(rng: Any, weights: Any, n: int) -> np.ndarray:
     breaks = np.unique(np.concatenate([[0.0, 1.0], np.mod(n * c[:-1], 1.0)]))
     interval = rng.categorical(np.diff(breaks))
     u = 0.5 * (breaks[interval] + breaks[interval + 1])
-    return np.searchsorted(c, (u + np.arange(n)) / n, side="right").astype(np.int64)
+    # (u + k) / n can round up to 1.0 when u lies in a sliver next to 1: that point belongs to the last positive weight.
+    last = int(np.flatnonzero(p)[-1])
+    return np.minimum(np.searchsorted(c, (u + np.arange(n)) / n, side="right"), last).astype(np.int64)
 
 
 def stratified(rng: Any, weights: Any, n: int) -> np.ndarray:

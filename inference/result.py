@@ -37,11 +37,15 @@ class Sample:
 
 @dataclass(frozen=True)
 class StepInfo:
-    """Diagnostics of one SMC step: the ESS before resampling and whether it resampled."""
+    """Diagnostics of one SMC step: the ESS before resampling, whether it resampled, live particles
+    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started."""
 
     step: int
     ess: float
     resampled: bool
+    live: int = 0
+    log_ml: float = math.nan
+    seconds: float = 0.0
 
 
 def default_output(trace: Any) -> Any:

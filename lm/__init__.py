@@ -4,7 +4,7 @@ from lm.distribution.context import LMContext
 from lm.errors import ContextWindowError, LMError, ModelDirectoryError, TokenizerError, UnsupportedModelError
 from lm.serving.kv_pool import CacheStats
 from lm.distribution.language_model import LanguageModel
-from lm.device.lockstep_smc import DecodeResult, smc_decode
+from lm.device.smc_decode import smc_decode
 from lm.loading.loading import load
 from lm.distribution.next_token import NextToken
 from lm.device.static_decoder import StaticDecoder
@@ -13,6 +13,6 @@ from lm.distribution.token_set import TokenSetBernoulli
 from lm.distribution.vocabulary import Vocabulary
 
 __all__ = [
-    "CacheStats", "ContextWindowError", "DecodeResult", "LMContext", "LMError", "LanguageModel", "ModelDirectoryError", "NextToken", "StaticDecoder",
+    "CacheStats", "ContextWindowError", "LMContext", "LMError", "LanguageModel", "ModelDirectoryError", "NextToken", "StaticDecoder",
     "Token", "TokenSetBernoulli", "TokenizerError", "UnsupportedModelError", "Vocabulary", "constraints", "load", "smc_decode",
 ]

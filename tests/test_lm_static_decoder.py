@@ -97,8 +97,9 @@ def test_one_particle_weight_is_the_importance_ratio(builtin, temperature, stop_
     for seed in range(4):
         result = lm.smc_decode(llm, prompt, particles=1, max_tokens=12, temperature=temperature,
                                potential=count_potential(spaces, 0.3), stop_at_eos=stop_at_eos, rng=seed)
-        generated = result.token_ids[0] + ([llm.vocabulary.eos_ids[0]] if result.finished[0] else [])
-        assert len(generated) == result.steps
+        decoded = result.particles[0].trace
+        generated = list(decoded.token_ids) + ([llm.vocabulary.eos_ids[0]] if decoded.finished else [])
+        assert len(generated) == len(result.steps)
         log_p = log_q = 0.0
         for t, token in enumerate(generated):
             logp = fresh_logprobs(llm, prompt + generated[:t])
@@ -108,7 +109,7 @@ def test_one_particle_weight_is_the_importance_ratio(builtin, temperature, stop_
         assert result.log_ml == pytest.approx(log_p + phi - log_q, abs=1e-4)
         assert result.log_weights[0] == pytest.approx(result.log_ml, abs=1e-9)
         if not stop_at_eos:
-            assert result.steps == 12 and not result.finished[0]
+            assert len(result.steps) == 12 and not decoded.finished
 
 
 def exact_evidence(llm, prompt: list[int], steps: int, potential_token: int, penalty: float) -> float:
@@ -141,7 +142,7 @@ def test_evidence_estimate_is_unbiased_on_the_tiny_model(tiny):
     z = exact_evidence(llm, prompt, steps, a, 1.5)
     results = [lm.smc_decode(llm, prompt, particles=3, max_tokens=steps, ess_threshold=1.0,
                              potential=count_potential(a, 1.5), rng=seed) for seed in range(runs)]
-    assert sum(len(r.resampled_at) for r in results) > runs / 2  # the estimate goes through resampling
+    assert sum(any(s.resampled for s in r.steps) for r in results) > runs / 2  # the estimate goes through resampling
     estimates = np.array([math.exp(r.log_ml) for r in results])
     assert estimates.min() >= 0.0 and estimates.max() <= 1.0 + 1e-9
     variance = estimates.var(ddof=1)
@@ -158,10 +159,10 @@ def test_smc_decode_concentrates_where_the_potential_points(builtin):
     steered = lm.smc_decode(llm, "SELECT", particles=32, max_tokens=16, potential=count_potential(sorted(marked), 3.0), rng=0)
 
     def spaces(r):
-        return float(np.dot(r.weights, [sum(t in marked for t in ids) for ids in r.token_ids]))
+        return float(np.dot(r.weights, [sum(t in marked for t in p.trace.token_ids) for p in r.particles]))
 
-    assert steered.resampled_at and spaces(steered) < spaces(plain)
-    assert len(steered.texts) == 32 and np.isfinite(steered.log_ml)
+    assert any(s.resampled for s in steered.steps) and spaces(steered) < spaces(plain)
+    assert len(steered.particles) == 32 and np.isfinite(steered.log_ml)
 
 
 def test_bad_input(builtin, tiny):
@@ -197,6 +198,6 @@ def test_every_enumerated_sequence_is_reachable(tiny):
     seen = set()
     for seed in range(30):
         result = lm.smc_decode(tiny, [1], particles=4, max_tokens=2, rng=seed, stop_at_eos=False)
-        seen.update(tuple(ids) for ids in result.token_ids)
+        seen.update(p.trace.token_ids for p in result.particles)
     assert len(seen) > 8 and all(len(s) == 2 for s in seen)
     assert seen <= set(itertools.product(range(8), repeat=2))

@@ -139,7 +139,7 @@ def test_bad_weights_and_endless_models_are_named():
         smc(Infinite(), particles=2)
     with pytest.raises(ppl.ModelError, match="3 of 3 particles of Endless did not finish within max_steps=5"):
         smc(Endless(), particles=3, max_steps=5)
-    with pytest.raises(ppl.ModelError, match="smc_steer: Endless did not finish within max_steps=4"):
+    with pytest.raises(ppl.ModelError, match="smc_steer: 2 of 2 particles of Endless did not finish within max_steps=4"):
         smc_steer(Endless(), particles=2, max_steps=4)
 
 

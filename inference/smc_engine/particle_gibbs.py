@@ -1,8 +1,8 @@
-"""Conditional SMC (particle Gibbs, Andrieu, Doucet & Holenstein 2010) as an MCMC kernel.
+"""Conditional SMC (particle Gibbs, Andrieu, Doucet & Holenstein 2010) as an MCMC kernel, on the one engine.
 
 `particle_gibbs(model, particles=N)` returns `kernel(rng, trace) -> trace` for traces of a
 `ppl.unfold` model. The kernel runs SMC with N - 1 free particles and one reference particle
-that follows the given trace step by step; before every step after the first, the free
+that follows the given trace step by step; after every step but the last, the free
 particles draw their ancestors multinomially from all N (the reference keeps its own path).
 At the end one particle is drawn in proportion to its final weight and its full trace
 returned. The posterior of the unfold is invariant under this kernel (the tests check it
@@ -14,7 +14,8 @@ import math
 from typing import Any, Callable
 
 from inference.arguments import check_particles
-from inference.smc_engine.smc_unfold import Prefixes, extend, initial_particle
+from inference.smc_engine.engine import Conditional, run_smc
+from inference.smc_engine.unfold_population import UnfoldPopulation
 from inference.weighting import normalized
 from ppl.combinators import Unfold
 from ppl.errors import ModelError
@@ -32,23 +33,12 @@ def particle_gibbs(model: Unfold, particles: int = 2) -> Callable[[Any, Any], An
             raise ModelError(f"particle_gibbs: the trace is of {getattr(trace.gen_fn, 'name', trace.gen_fn)!r}, not of {model.name}")
         if trace.score == -math.inf:
             raise ModelError("particle_gibbs: the reference trace has probability zero under the model")
-        return _conditional_smc(as_rng(rng), model, trace, n)
+        r = as_rng(rng)
+        population = UnfoldPopulation(model, trace.args, n, r, reference=trace)
+        result = run_smc(population, r, Conditional(), max_steps=model.steps, steps_known=model.steps,
+                         name="particle_gibbs")
+        chosen = r.categorical(normalized(result.log_weights)) if n > 1 else 0
+        return result.particles[chosen].trace
 
     kernel.__name__ = f"particle_gibbs({model.name}, particles={n})"
     return kernel
-
-
-def _conditional_smc(rng: Any, model: Unfold, reference: Any, n: int) -> Any:
-    args = reference.args
-    params = tuple(args[1:])
-    population = [initial_particle(args[0]) for _ in range(n)]
-    for t in range(model.steps):
-        if t > 0:
-            weights = normalized([p.log_weight for p in population])
-            ancestors = [rng.categorical(weights) for _ in range(n - 1)] + [n - 1]
-            population = [population[a].reweighted(0.0) for a in ancestors]
-        free = [extend(rng, model.kernel, p, params) for p in population[:-1]]
-        fixed = extend(rng, model.kernel, population[-1], params, constraint=reference.choices.submap(t))
-        population = free + [fixed]
-    chosen = population[rng.categorical(normalized([p.log_weight for p in population]))] if n > 1 else population[0]
-    return Prefixes(model, args).trace(rng, chosen)

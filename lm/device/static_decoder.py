@@ -101,7 +101,7 @@ class StaticDecoder:
         return self._graph is not None
 
     def _logits(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.llm.server.without_undefined(raw.float())
+        return self.llm.server.without_undefined(raw if raw.dtype == torch.float64 else raw.float())
 
     def _step_body(self) -> Any:
         positions = self._position.expand(self.rows, 1)

@@ -86,8 +86,8 @@ class LanguageModel:
 
         return generate(self, prompt, constraint, **options)
 
-    def static_decoder(self, rows: int, columns: int, temperature: float = 1.0, graphs: bool | None = None) -> Any:
-        """A StaticDecoder whose step samples at `temperature`; the last one is kept and reused for the same shape.
+    def static_decoder(self, rows: int, columns: int, temperature: float | None = 1.0, graphs: bool | None = None) -> Any:
+        """A StaticDecoder whose step samples at `temperature` (None: returns logits); the last one is kept and reused.
 
         Reuse matters on CUDA, where building one records its decode step as a CUDA graph.
         """
@@ -97,7 +97,8 @@ class LanguageModel:
         key = (rows, columns, temperature, graphs)
         if self._static_decoder is None or self._static_decoder[0] != key:
             self._static_decoder = None  # free the old cache before allocating the new one
-            self._static_decoder = (key, StaticDecoder(self, rows, columns, head=sampling_head(temperature), graphs=graphs))
+            head = None if temperature is None else sampling_head(temperature)
+            self._static_decoder = (key, StaticDecoder(self, rows, columns, head=head, graphs=graphs))
         return self._static_decoder[1]
 
     def cache_stats(self) -> CacheStats:

@@ -18,7 +18,7 @@ from lm.distribution.vocabulary import build_vocabulary
 DEFAULT_THREADS = 1
 DEFAULT_CACHE_BYTES = 2 << 30
 DEFAULT_MEMO_BYTES = 256 << 20
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _dtype(dtype: "str | torch.dtype") -> torch.dtype:

@@ -1,4 +1,4 @@
-"""SMC over a `ppl.unfold(kernel, T)` generative function, with optional resample-move.
+"""`UnfoldPopulation`: particles of SMC over a `ppl.unfold(kernel, T)` generative function.
 
 The intermediate targets are the prefixes `unfold(kernel, t)`, t = 1..T. A particle is extended
 by one step with `kernel.simulate(rng, t, state, *params)` (the prior proposal), so its
@@ -6,10 +6,10 @@ incremental weight is that step's evidence (score minus choice score), and costs
 the particle keeps its per-step choices in a persistent list, shared between the copies that
 resampling makes. A full trace of a prefix (or of the whole unfold, for the result) is built
 only when needed, with `prefix.generate(rng, choices, *args)`, which draws nothing because every
-choice is constrained. After each resampling an optional rejuvenation kernel
-`kernel(rng, trace) -> trace` (or `-> (trace, accepted)`, as inference.mcmc's kernels) moves every particle's prefix trace; it must leave the prefix
-posterior invariant (e.g. Metropolis-Hastings with `trace.gen_fn.regenerate`). The prefix
-length is `len(trace.retval)`.
+choice is constrained. With a `reference` trace the last particle follows it step by step
+(conditional SMC). With a `rejuvenation` kernel `kernel(rng, trace) -> trace` (or
+`-> (trace, accepted)`, as inference.mcmc's kernels), every particle's prefix trace is moved
+after each resampling; the kernel must leave the prefix posterior invariant.
 """
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from inference.smc_engine.population import resample_population, should_resample
-from inference.result import Particle, Result, StepInfo
-from inference.weighting import check_log_weights, effective_sample_size, log_mean_exp
+from inference.result import Particle
 from ppl.choicemap import ChoiceMap
 from ppl.combinators import Unfold, unfold
 from ppl.errors import ModelError
@@ -53,10 +51,6 @@ class UnfoldParticle:
 
     def reweighted(self, log_weight: float) -> "UnfoldParticle":
         return UnfoldParticle(self.history, self.state, log_weight, self.length)
-
-
-def initial_particle(state: Any) -> UnfoldParticle:
-    return UnfoldParticle(None, state, 0.0, 0)
 
 
 def extend(rng: Any, kernel: Any, particle: UnfoldParticle, params: tuple, constraint: Any = None) -> UnfoldParticle:
@@ -101,30 +95,44 @@ class Prefixes:
         return UnfoldParticle(history, trace.retval[-1], log_weight, length)
 
 
-def unfold_smc(model: Unfold, args: tuple, n: int, threshold: float, scheme: str, rng: Any,
-               rejuvenation: Callable[[Any, Any], Any] | None) -> Result:
-    model.check_args(args)
-    initial, params = args[0], tuple(args[1:])
-    prefixes = Prefixes(model, args)
-    population = [initial_particle(initial) for _ in range(n)]
-    steps: list[StepInfo] = []
-    for t in range(model.steps):
-        population = [extend(rng, model.kernel, p, params) for p in population]
-        log_weights = check_log_weights([p.log_weight for p in population], f"smc step {t}")
-        if not np.isfinite(log_weights).any():
-            traces = [prefixes.trace(rng, p) for p in population]
-            return Result([Particle(tr, p.log_weight) for tr, p in zip(traces, population)], -np.inf,
-                          message=f"all particles have weight zero after step {t}", steps=steps)
-        if t + 1 == model.steps:
-            steps.append(StepInfo(t, effective_sample_size(log_weights), False))
-            break
-        ess, resample_now = should_resample(log_weights, threshold)
-        if resample_now:
-            ancestors, log_weight = resample_population(rng, log_weights, scheme)
-            population = [population[a].reweighted(log_weight) for a in ancestors]
-            if rejuvenation is not None:
-                population = [prefixes.from_trace(rejuvenation(rng, prefixes.trace(rng, p)), p.length, p.log_weight)
-                              for p in population]
-        steps.append(StepInfo(t, ess, resample_now))
-    final = [Particle(prefixes.trace(rng, p), p.log_weight) for p in population]
-    return Result(final, log_mean_exp([p.log_weight for p in final]), steps=steps)
+class UnfoldPopulation:
+    """N particles of an unfold's prefixes; optionally one reference (conditional SMC) and a rejuvenation kernel."""
+
+    def __init__(self, model: Unfold, args: tuple, n: int, rng: Any, *, reference: Any = None,
+                 rejuvenation: Callable[[Any, Any], Any] | None = None):
+        self.kernel, self.params = model.kernel, tuple(args[1:])
+        self.steps = model.steps
+        self.prefixes = Prefixes(model, args)
+        self.reference = reference
+        self.rejuvenation = rejuvenation
+        self.rng = rng
+        self.members = [UnfoldParticle(None, args[0], 0.0, 0) for _ in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def advance(self, rng: Any) -> None:
+        if self.reference is None:
+            self.members = [extend(rng, self.kernel, p, self.params) for p in self.members]
+            return
+        t = self.members[-1].length
+        free = [extend(rng, self.kernel, p, self.params) for p in self.members[:-1]]
+        fixed = extend(rng, self.kernel, self.members[-1], self.params, constraint=self.reference.choices.submap(t))
+        self.members = free + [fixed]
+
+    def status(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([p.log_weight for p in self.members], dtype=np.float64),
+                np.array([p.length == self.steps for p in self.members], dtype=bool))
+
+    def reindex(self, ancestors: np.ndarray, log_weights: np.ndarray) -> None:
+        self.members = [self.members[int(a)].reweighted(float(w)) for a, w in zip(ancestors, log_weights)]
+
+    def rejuvenate(self, rng: Any) -> None:
+        """Move every particle's prefix trace with the rejuvenation kernel (after a resampling)."""
+        if self.rejuvenation is None:
+            return
+        self.members = [self.prefixes.from_trace(self.rejuvenation(rng, self.prefixes.trace(rng, p)), p.length,
+                                                 p.log_weight) for p in self.members]
+
+    def particles(self) -> list[Particle]:
+        return [Particle(self.prefixes.trace(self.rng, p), p.log_weight) for p in self.members]
