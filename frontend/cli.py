@@ -56,6 +56,9 @@ def cli() -> None:
 @click.argument("prompt", required=False)
 @click.option("--prompt", "prompt_option", metavar="TEXT", help="The prompt (same as the PROMPT argument).")
 @click.option("--json-schema", "--schema", "json_schema", metavar="FILE", help="A JSON Schema file the output must satisfy.")
+@click.option("--allow-extra-keys", is_flag=True,
+              help="With --json-schema: objects may take keys the schema does not list (by default they may not, "
+                   "as in Outlines and XGrammar).")
 @click.option("--regex", metavar="R", help="A regular expression the whole output must match.")
 @click.option("--grammar", metavar="FILE.lark", help="A Lark grammar file the output must parse with.")
 @click.option("--sql", metavar="DB.sqlite", help="A sqlite database: the output is a SELECT query over its schema.")
@@ -77,9 +80,9 @@ def cli() -> None:
               help="Show the progress bar (default: on a terminal, for runs over a second).")
 @_THREADS
 @_DEBUG
-def generate(prompt: str | None, prompt_option: str | None, json_schema: str | None, regex: str | None,
-             grammar: str | None, sql: str | None, model: str, chat: bool, particles: int, method: str,
-             max_tokens: int, temperature: float, seed: int, as_json: bool, plot: Path | None,
+def generate(prompt: str | None, prompt_option: str | None, json_schema: str | None, allow_extra_keys: bool,
+             regex: str | None, grammar: str | None, sql: str | None, model: str, chat: bool, particles: int,
+             method: str, max_tokens: int, temperature: float, seed: int, as_json: bool, plot: Path | None,
              progress: bool | None, threads: int | None, debug: bool) -> int:
     """Generate text continuing PROMPT under a constraint; print the distinct samples with their probabilities."""
     with one_line_errors(debug):
@@ -90,9 +93,9 @@ def generate(prompt: str | None, prompt_option: str | None, json_schema: str | N
 
         options = GenerateOptions(
             prompt=prompt if prompt is not None else prompt_option, model=model, chat=chat,
-            constraint=read_constraint(json_schema, regex, grammar, sql), particles=particles, method=method,
-            max_tokens=max_tokens, temperature=temperature, seed=seed, threads=threads, json=as_json, plot=plot,
-            progress=progress, debug=debug)
+            constraint=read_constraint(json_schema, regex, grammar, sql), allow_extra_keys=allow_extra_keys,
+            particles=particles, method=method, max_tokens=max_tokens, temperature=temperature, seed=seed,
+            threads=threads, json=as_json, plot=plot, progress=progress, debug=debug)
         return run_generate(options)
 
 

@@ -5,6 +5,7 @@ not a model load; each problem is a one-line `BadInput` (exit 2) naming the opti
 """
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,16 +55,22 @@ def read_constraint(json_schema: str | None = None, regex: str | None = None, gr
     return ConstraintSpec(kind, text, str(path))
 
 
-def build_constraint(spec: ConstraintSpec | None) -> Any:
-    """The constraint object for `spec` (None for free text); BadInput naming the option and the constraint's own error."""
+def build_constraint(spec: ConstraintSpec | None, allow_extra_keys: bool = False) -> Any:
+    """The constraint object for `spec` (None for free text), built once; BadInput naming the option and the error.
+
+    A JSON Schema's objects take no unlisted keys unless `allow_extra_keys` (lm.generate's default).
+    """
     if spec is None:
         return None
     import constraints
 
     make = {"json_schema": constraints.json_schema, "regex": constraints.regex, "grammar": constraints.lark,
             "sql": constraints.sql}[spec.kind]
+    options = {}
+    if spec.kind == "json_schema" and "allow_extra_keys" in inspect.signature(make).parameters:
+        options["allow_extra_keys"] = allow_extra_keys
     try:
-        return make(spec.value)
+        return make(spec.value, **options)
     except constraints.ConstraintError as e:
         raise BadInput(f"{spec.option} {spec.source}: {e}") from None
 

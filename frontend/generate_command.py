@@ -6,6 +6,7 @@ Only torch and transformers are imported (through `lm`), never JAX.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class GenerateOptions:
     max_tokens: int = 128
     temperature: float = 1.0
     seed: int = 0
+    allow_extra_keys: bool = False
     threads: int | None = None
     json: bool = False
     plot: Path | None = None
@@ -47,7 +49,7 @@ def run_generate(options: GenerateOptions) -> int:
     """Run the job; returns the exit code (0, 1 when every particle died, 130 on Ctrl-C)."""
     if options.plot is not None:
         check_plot_path(options.plot)
-    constraint = build_constraint(options.constraint)
+    constraint = build_constraint(options.constraint, options.allow_extra_keys)
     start = time.perf_counter()
     import lm  # torch and transformers: the one heavy import
     imported = time.perf_counter()
@@ -61,8 +63,9 @@ def run_generate(options: GenerateOptions) -> int:
     interrupted = False
     try:
         result = _generate(llm, prompt, constraint, options, progress.on_step)
-    except KeyboardInterrupt as stop:
-        result, interrupted = getattr(stop, "result", None), True
+    except KeyboardInterrupt as stop:  # inference.Interrupted carries the population so far
+        partial, interrupted = getattr(stop, "result", None), True
+        result = None if partial is None else _texts_so_far(partial)
     finally:
         progress.close()
     timings = Timings(imported - start, loaded - start, time.perf_counter() - loaded)
@@ -78,14 +81,28 @@ def run_generate(options: GenerateOptions) -> int:
 
 
 def _generate(llm: Any, prompt: str, constraint: Any, options: GenerateOptions, on_step: Callable) -> Any:
-    """The engine call (the one place to change when the one-call API `lm.generate` lands)."""
-    from lm.generation import generate
+    """The engine call: the one-call API `lm.generate` (token healing) where it exists, else lm.generation's."""
+    import lm
 
     kwargs: dict[str, Any] = dict(particles=options.particles, method=options.method, max_tokens=options.max_tokens,
                                   rng=options.seed, temperature=options.temperature)
-    if "on_step" in inspect.signature(generate).parameters:
+    if hasattr(lm, "generate"):
+        run, kwargs["constraint"] = lm.generate, constraint
+    else:
+        from lm.generation import generate
+
+        run = functools.partial(generate, constraint=constraint)
+    if "on_step" in inspect.signature(run).parameters:
         kwargs["on_step"] = on_step
-    return generate(llm, prompt, constraint, **kwargs)
+    return run(llm, prompt, **kwargs)
+
+
+def _texts_so_far(partial: Any) -> Any:
+    """The engine's population at Ctrl-C (`inference.Interrupted.result`), read as text: each particle's output so far."""
+    from inference import Result
+
+    return Result(partial.particles, partial.log_ml, message="interrupted: the particles' text so far",
+                  steps=partial.steps, output=lambda particle: getattr(particle, "output", particle))
 
 
 def _quiet_transformers() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -232,3 +233,38 @@ def test_generation_imports_no_jax():
     """))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["samples"]
+
+
+# ---- Ctrl-C and the progress bar ----
+
+def test_ctrl_c_prints_the_text_so_far_and_exits_130(monkeypatch, capsys):
+    """A real SIGINT arrives during the fourth step: the engine stops, the CLI prints the partial texts."""
+    from lm.generation.generation import ConstrainedGeneration
+
+    real_step, calls = ConstrainedGeneration.step, []
+
+    async def step_then_ctrl_c(self):
+        calls.append(1)
+        if len(calls) == 4 * 3:  # the fourth step of 3 particles
+            signal.raise_signal(signal.SIGINT)
+        await real_step(self)
+
+    monkeypatch.setattr(ConstrainedGeneration, "step", step_then_ctrl_c)
+    assert main(["generate", "Person: ", "--json-schema", str(PERSON), "--particles", "3", "--json"]) == 130
+    document = json.loads(capsys.readouterr()[0])
+    jsonschema.validate(document, OUTPUT_SCHEMA)
+    assert document["interrupted"] and 1 <= document["steps"] <= 4
+    assert document["samples"] and all(s["text"].startswith("{") for s in document["samples"])  # a JSON prefix
+
+
+def test_progress_bar_shows_step_ess_and_live_particles(capsys):
+    from frontend.progress import ProgressBar
+    from inference import StepInfo
+
+    bar = ProgressBar(total_steps=10, particles=8, enabled=True, delay=0)
+    bar.on_step(StepInfo(0, 7.5, False, live=8))
+    bar.on_step(StepInfo(1, 3.25, True, live=6))
+    bar.bar.refresh()
+    bar.close()
+    err = capsys.readouterr()[1]
+    assert "2/10" in err and "ess=3.2/8" in err and "live=6" in err
