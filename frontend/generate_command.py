@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ def run_generate(options: GenerateOptions) -> int:
     import lm  # torch and transformers: the one heavy import
     imported = time.perf_counter()
     if not options.debug:
-        _quiet_transformers()
+        _quiet_transformers(show_progress=options.progress if options.progress is not None else sys.stderr.isatty())
     llm = _load(lm, options)
     prompt = _chat_prompt(llm, options.prompt) if options.chat else options.prompt
     _check_window(llm, prompt, options)
@@ -105,12 +106,14 @@ def _texts_so_far(partial: Any) -> Any:
                   steps=partial.steps, output=lambda particle: getattr(particle, "output", particle))
 
 
-def _quiet_transformers() -> None:
-    """Errors only from transformers' logger: its warnings (e.g. a prompt longer than the window) would add lines
-    to what the command line reports in one."""
+def _quiet_transformers(show_progress: bool) -> None:
+    """Errors only from transformers' logger (its warnings, e.g. a prompt longer than the window, would add lines to
+    what the command line reports in one), and its loading bars (a GGUF's first dequantization) only with ours."""
     from transformers.utils import logging
 
     logging.set_verbosity_error()
+    if not show_progress:
+        logging.disable_progress_bar()
 
 
 def _load(lm: Any, options: GenerateOptions) -> Any:
