@@ -45,14 +45,18 @@ def _finite_positive(_ctx: click.Context, param: click.Parameter, value: float) 
     return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__.split("\n\n")[0])
+_EXAMPLES = "\b\nExamples:\n" + __doc__.split("\n\n")[1]  # \b: click keeps the lines as they are
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, help=__doc__.split("\n\n")[0],
+             epilog=_EXAMPLES)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Print the version and exit.")
 def cli() -> None:
     pass
 
 
-@cli.command()
+@cli.command(epilog=_EXAMPLES)
 @click.argument("prompt", required=False)
 @click.option("--prompt", "prompt_option", metavar="TEXT", help="The prompt (same as the PROMPT argument).")
 @click.option("--json-schema", "--schema", "json_schema", metavar="FILE", help="A JSON Schema file the output must satisfy.")
@@ -84,7 +88,10 @@ def generate(prompt: str | None, prompt_option: str | None, json_schema: str | N
              regex: str | None, grammar: str | None, sql: str | None, model: str, chat: bool, particles: int,
              method: str, max_tokens: int, temperature: float, seed: int, as_json: bool, plot: Path | None,
              progress: bool | None, threads: int | None, debug: bool) -> int:
-    """Generate text continuing PROMPT under a constraint; print the distinct samples with their probabilities."""
+    """Generate text under a constraint.
+
+    Continues PROMPT with the model, under at most one constraint, and prints the distinct
+    samples with their posterior probabilities (or one JSON object with --json)."""
     with one_line_errors(debug):
         if (prompt is None) == (prompt_option is None):
             raise BadInput("give the prompt once: as the PROMPT argument or with --prompt")
@@ -103,7 +110,9 @@ def generate(prompt: str | None, prompt_option: str | None, json_schema: str | N
 @click.argument("script", type=click.Path(path_type=Path))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run(script: Path, args: tuple[str, ...]) -> int:
-    """Run a Python program (SCRIPT with its ARGS) as `python SCRIPT ARGS` would, with this project importable."""
+    """Run a Python program with this project importable.
+
+    Runs SCRIPT with its ARGS as `python SCRIPT ARGS` would; its exit status is the program's."""
     with one_line_errors(debug=False):
         from frontend.run_script import run_script
 
@@ -116,7 +125,10 @@ def run(script: Path, args: tuple[str, ...]) -> int:
 @_THREADS
 @_DEBUG
 def demo(particles: int, seed: int, threads: int | None, debug: bool) -> int:
-    """Run the whole stack offline on the built-in model: exact vs approximate inference, then JSON generation."""
+    """Run the whole stack offline on the built-in model.
+
+    Exact vs approximate inference on a small program, then JSON generation with SMC + AWRS and
+    with token masking."""
     with one_line_errors(debug):
         from frontend.demo import run_demo
 
