@@ -254,7 +254,8 @@ def test_ctrl_c_prints_the_text_so_far_and_exits_130(monkeypatch, capsys):
     document = json.loads(capsys.readouterr()[0])
     jsonschema.validate(document, OUTPUT_SCHEMA)
     assert document["interrupted"] and 1 <= document["steps"] <= 4
-    assert document["samples"] and all(s["text"].startswith("{") for s in document["samples"])  # a JSON prefix
+    # a JSON prefix (after the space that lm.generate's token healing owes the prompt "Person: ")
+    assert document["samples"] and all(s["text"].lstrip(" ").startswith("{") for s in document["samples"])
 
 
 def test_progress_bar_shows_step_ess_and_live_particles(capsys):
