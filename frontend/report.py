@@ -32,7 +32,7 @@ OUTPUT_SCHEMA = {
         "ess": {"type": "number", "minimum": 0},
         "steps": {"type": "integer", "minimum": 0},
         "constraint_evaluations": {"type": "integer", "minimum": 0,
-                                   "description": "constraint checks along the final particles' histories, summed"},
+                                   "description": "constraint checks the run made"},
         "import_seconds": {"type": "number", "minimum": 0, "description": "importing the libraries (part of load_seconds)"},
         "load_seconds": {"type": "number", "minimum": 0, "description": "imports and loading the model"},
         "generation_seconds": {"type": "number", "minimum": 0},
@@ -65,7 +65,10 @@ def _probability(p: float) -> float:
 
 
 def constraint_evaluations(result: Any) -> int:
-    """Constraint checks counted by the final particles (each counts its own lineage's draws)."""
+    """Constraint checks of the run: lm.generate counts them all; else the final particles' lineages, summed."""
+    counted = getattr(result, "evaluations", None)
+    if counted is not None:
+        return int(counted)
     return int(sum(getattr(p.trace, "evaluations", 0) for p in result.particles))
 
 
@@ -92,10 +95,10 @@ def dumps(document: dict) -> str:
     return json.dumps(document, ensure_ascii=False, allow_nan=False)
 
 
-def sample_lines(result: Any, limit: int | None = None) -> list[str]:
+def sample_lines(result: Any) -> list[str]:
     """`0.455  text` per distinct sample, most probable first; continuation lines of a multi-line text indented."""
     lines = []
-    for sample in result.samples[:limit]:
+    for sample in result.samples:
         head, *rest = str(sample.value).split("\n")
         lines.append(f"{sample.probability:.3f}  {head}")
         lines.extend(f"       {line}" for line in rest)
