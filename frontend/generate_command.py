@@ -129,9 +129,11 @@ def _chat_prompt(llm: Any, prompt: str) -> str:
     if chat is None:
         raise BadInput("--chat: this version of lm cannot apply chat templates; drop --chat and give the "
                                "prompt as the model should see it")
+    import lm
+
     try:
         return chat([{"role": "user", "content": prompt}])
-    except (ValueError, LookupError) as e:  # lm's errors are ValueErrors too: no template, bad message
+    except (lm.LMError, ValueError) as e:  # no chat template, or one that refuses the message
         raise BadInput(f"--chat: {e}; drop --chat to send the prompt as it is") from None
 
 

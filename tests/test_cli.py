@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -119,6 +120,18 @@ def test_prompt_alone_beyond_the_window(capsys):
     assert "context window" in line and "shorten the prompt" in line
 
 
+def test_invalid_grammar_file(tmp_path, capsys):
+    grammar = tmp_path / "g.lark"
+    grammar.write_text('start: answer\nanswer: "yes" | "no" | maybe\n')
+    line = one_line_error(capsys, ["generate", "Q: ", "--grammar", str(grammar)])
+    assert f"--grammar {grammar}" in line and "line 2" in line and "maybe" in line
+
+
+def test_chat_without_a_template(capsys):
+    line = one_line_error(capsys, ["generate", "Hello", "--chat"])  # the built-in model has no chat template
+    assert line.startswith("ppl generate: error: --chat") and "drop --chat" in line
+
+
 def test_missing_script(tmp_path, capsys):
     line = one_line_error(capsys, ["run", str(tmp_path / "nope.py")], command="ppl run")
     assert "no such file" in line
@@ -162,6 +175,28 @@ def test_text_output_old_spellings_and_same_samples_as_json(capsys):
     for line, sample in zip(lines, document["samples"]):
         assert float(line.split("  ")[0]) == pytest.approx(sample["probability"], abs=5e-4)
         assert len(sample["text"]) == 2 and sample["text"].isdigit()
+
+
+def test_grammar_generation(tmp_path, capsys):
+    grammar = tmp_path / "answer.lark"
+    grammar.write_text('start: "yes" | "no" | "maybe"\n')
+    assert main(["generate", "Answer: ", "--grammar", str(grammar), "--particles", "4", "--json"]) == 0
+    document = json.loads(capsys.readouterr()[0])
+    assert document["samples"] and {s["text"] for s in document["samples"]} <= {"yes", "no", "maybe"}
+
+
+def test_sql_generation_runs_on_its_database(tmp_path, capsys):
+    database = tmp_path / "shop.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE singer (id INTEGER PRIMARY KEY, name TEXT, age INTEGER)")
+        connection.executemany("INSERT INTO singer VALUES (?, ?, ?)", [(1, "Ann", 31), (2, "Bo", 45)])
+    assert main(["generate", "SQL: ", "--sql", str(database), "--particles", "3", "--max-tokens", "40", "--json"]) == 0
+    document = json.loads(capsys.readouterr()[0])
+    assert document["samples"]
+    with sqlite3.connect(database) as connection:
+        for sample in document["samples"]:
+            assert sample["text"].upper().startswith("SELECT")
+            connection.execute(sample["text"].rstrip(";")).fetchall()  # valid SQL over this schema
 
 
 def test_every_particle_dead_exits_1(capsys):
