@@ -219,9 +219,9 @@ def run_ours_static(llm, prompt_ids: list[int], n: int, steps: int, seed: int) -
                                stop_at_eos=False, rng=seed + attempt)
         _sync(llm.device)
         elapsed = time.perf_counter() - start
-        assert result.steps == steps and all(len(t) == steps for t in result.token_ids)
+        assert len(result.steps) == steps and all(len(p.trace.token_ids) == steps for p in result.particles)
         if best is None or elapsed < best:
-            best, resamples = elapsed, len(result.resampled_at)
+            best, resamples = elapsed, sum(s.resampled for s in result.steps)
     return best, resamples
 
 

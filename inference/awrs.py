@@ -103,6 +103,15 @@ class TokenBlocks:
     block_size: int
     masses: np.ndarray  # masses[b] = probs[b * block_size:(b + 1) * block_size].sum()
 
+    def block(self, b: int) -> tuple[np.ndarray, int]:
+        """A copy of block b's probabilities and the token id of its first member (blocks are contiguous)."""
+        start = b * self.block_size
+        return self.probs[start:start + self.block_size].copy(), start
+
+    def full(self) -> np.ndarray:
+        """Every token's probability, in token-id order."""
+        return self.probs
+
 
 def token_blocks(probs: np.ndarray, block_size: int | None = None) -> TokenBlocks:
     """Block `probs` (non-negative, finite, 1-D) into blocks of `block_size`.
@@ -130,19 +139,21 @@ def token_blocks(probs: np.ndarray, block_size: int | None = None) -> TokenBlock
 
 
 class WithoutReplacementDraws:
-    """Successive draws from a `TokenBlocks` without replacement, each O(block count + block size).
+    """Successive draws from blocked probabilities without replacement, each O(block count + block size).
 
+    `blocks` is a `TokenBlocks` or anything with the same `masses`, `block(b)` and `full()` (e.g. a
+    row of a GPU batch sorted by probability whose blocks reach the host only when touched).
     A draw is two `rng.categorical` calls: a block by its undrawn mass, then a token of that
     block by its probability; the product is p(token) / undrawn mass, the flat law. The first
     is skipped while one block alone has mass left (its only outcome has probability 1).
     """
 
-    def __init__(self, blocks: TokenBlocks):
-        self._probs = blocks.probs
-        self._size = blocks.block_size
-        self._masses = blocks.masses.copy()
+    def __init__(self, blocks: Any):
+        self._blocks = blocks
+        self._masses = np.array(blocks.masses, dtype=np.float64)
         self._positive_blocks = int(np.count_nonzero(self._masses))
-        self._touched: dict[int, np.ndarray] = {}  # block -> its probabilities, drawn tokens zeroed
+        self._touched: dict[int, tuple[np.ndarray, Any]] = {}  # block -> (probabilities, drawn ones zeroed; ids)
+        self.probability = 0.0  # p of the token the last draw returned
 
     def undrawn_mass(self) -> float:
         """The probability of the tokens not drawn yet, summed directly (0 once all are drawn)."""
@@ -154,19 +165,20 @@ class WithoutReplacementDraws:
             block = int(np.flatnonzero(self._masses)[0])
         else:
             block = int(rng.categorical(self._masses))
-        members = self._touched.get(block)
-        if members is None:
-            start = block * self._size
-            members = self._touched[block] = self._probs[start:start + self._size].copy()
+        touched = self._touched.get(block)
+        if touched is None:
+            touched = self._touched[block] = self._blocks.block(block)
+        members, ids = touched
         index = int(rng.categorical(members))
+        self.probability = float(members[index])
         members[index] = 0.0
         self._masses[block] = members.sum()
         if self._masses[block] == 0.0:
             self._positive_blocks -= 1
-        return block * self._size + index
+        return ids + index if isinstance(ids, int) else int(ids[index])
 
 
-def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], bool], *, extra_draws: int = 1,
+def awrs(rng: Any, probs: "np.ndarray | TokenBlocks | Any", accepts: Callable[[int], bool], *, extra_draws: int = 1,
          max_rejections: int | None = None, mask: Callable[[], tuple[np.ndarray, int]] | None = None) -> TokenDraw:
     """Sample x ~ p(x)c(x)/Z without testing the whole vocabulary; return x and log Z_hat.
 
@@ -183,8 +195,7 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
         raise ValueError(f"max_rejections must be >= 0 or None, got {max_rejections}")
     if mask is not None and max_rejections is None:
         raise ValueError("mask is only used after max_rejections rejections: give max_rejections too")
-    blocks = probs if isinstance(probs, TokenBlocks) else token_blocks(probs)
-    p = blocks.probs
+    blocks = probs if hasattr(probs, "masses") else token_blocks(probs)
     draws = WithoutReplacementDraws(blocks)
     known: dict[int, bool] = {}
     accepted_mass = 0.0
@@ -204,7 +215,7 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
             return TokenDraw(None, -math.inf, evaluations, rejections)
         capped = max_rejections is not None and rejections >= max_rejections
         if capped and mask is not None:
-            token, log_z, work = _draw_from_mask(rng, p, mask, rejected=known)
+            token, log_z, work = _draw_from_mask(rng, blocks.full(), mask, rejected=known)
             evaluations += work
             if token is not None and not test(token):
                 raise ValueError(f"mask() accepts token {token} but accepts({token}) rejects it: they must agree")
@@ -214,7 +225,7 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
             weight = undrawn if test(token) else 0.0
             return TokenDraw(token if weight > 0 else None, _log(weight), evaluations, rejections)
         if test(token):
-            accepted_mass += float(p[token])
+            accepted_mass += draws.probability
             break
         rejections += 1
 
@@ -229,7 +240,7 @@ def awrs(rng: Any, probs: np.ndarray | TokenBlocks, accepts: Callable[[int], boo
         ok = test(token)
         estimates.append(accepted_mass + (undrawn if ok else 0.0))
         if ok:
-            accepted_mass += float(p[token])
+            accepted_mass += draws.probability
     return TokenDraw(chosen, _log(float(np.mean(estimates))), evaluations, rejections)
 
 

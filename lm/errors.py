@@ -22,3 +22,7 @@ class ContextWindowError(LMError):
 
 class UnsupportedModelError(LMError):
     """The model's architecture does not work with the pooled KV cache (e.g. no attention cache)."""
+
+
+class KVBudgetError(LMError):
+    """The particles' KV cache does not fit in the device's memory (names the particle count and the budget)."""

@@ -6,17 +6,12 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from inference.weighting import log_sum_exp
 from ppl.errors import ModelError
 
 
 def _logsumexp(values: Iterable[float]) -> float:
-    array = np.asarray(list(values), dtype=np.float64)
-    if array.size == 0:
-        return -math.inf
-    top = array.max()
-    if top == -math.inf:
-        return -math.inf
-    return float(top + np.log(np.exp(array - top).sum()))
+    return log_sum_exp(np.asarray(list(values), dtype=np.float64))
 
 
 def _key(outcome: Any) -> Any:

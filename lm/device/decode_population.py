@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from inference.result import Particle
+from lm.distribution.tempering import temper_logits
 
 Potential = Callable[[torch.Tensor], torch.Tensor]
 
@@ -72,8 +73,7 @@ class DecodePopulation:
         return self.decoder.step(self.tokens[:, self.t - 1], len(self.ids) + self.t - 1)
 
     def _draw_on_host(self, logits: torch.Tensor, rng: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        logp = torch.log_softmax(logits.double(), dim=-1)
-        logq = logp if self.temperature == 1.0 else torch.log_softmax(logits.double() / self.temperature, dim=-1)
+        logp, logq = temper_logits(logits.double(), self.temperature)
         q = logq.exp().cpu().numpy()
         done = self.done.cpu().numpy()
         chosen = [0 if done[i] else int(rng.categorical(q[i])) for i in range(self.n)]

@@ -5,6 +5,8 @@ from typing import Callable
 
 import torch
 
+from lm.distribution.tempering import temper_logits
+
 SamplingHead = Callable[[torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
 
@@ -12,8 +14,7 @@ def sampling_head(temperature: float) -> SamplingHead:
     """logits [N, V] -> (x ~ q, log p(x) - log q(x)) with q ∝ p^(1/temperature), drawn by an exponential race."""
 
     def head(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logp = torch.log_softmax(logits, dim=-1)
-        logq = logp if temperature == 1.0 else torch.log_softmax(logits / temperature, dim=-1)
+        logp, logq = temper_logits(logits, temperature)
         # argmax of log q - log E with E ~ Exp(1) iid is a draw from q (the exponential race / Gumbel-max).
         race = logq - torch.empty_like(logq).exponential_().log()
         token = race.argmax(dim=-1)

@@ -13,14 +13,25 @@ copy of the used columns on the device.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import torch
 
-from lm.errors import ContextWindowError, UnsupportedModelError
+from lm.errors import ContextWindowError, KVBudgetError, UnsupportedModelError
 from lm.serving.lean_forward import lean_forward_for
 
 Head = Callable[[torch.Tensor], Any]
+
+
+def _budget_message(device: torch.device, rows: int, columns: int, need: int) -> str:
+    free = ""
+    if device.type == "cuda":
+        free_bytes, total = torch.cuda.mem_get_info(device)
+        free = f"; {free_bytes / 2**30:.2f} GiB of {total / 2**30:.2f} GiB are free on {device}"
+    return (f"StaticDecoder: {rows} particles x {columns} positions need {need / 2**30:.2f} GiB of KV cache "
+            f"plus the decode step's activations, and the device ran out of memory{free}: "
+            "use fewer particles or a smaller max_tokens")
 
 
 class _PrefillWriter:
@@ -76,9 +87,13 @@ class StaticDecoder:
         self.device, self.dtype = llm.device, llm.dtype
         self._forward = forward
         self.head: Head = head or (lambda logits: logits)
+        kv_shape = (len(llm.server.pool.layers), 2, rows, shape.heads, columns, shape.head_dim)
+        need = math.prod(kv_shape) * torch.empty((), dtype=self.dtype).element_size()
         with torch.inference_mode():
-            self.kv = torch.zeros((len(llm.server.pool.layers), 2, rows, shape.heads, columns, shape.head_dim),
-                                  dtype=self.dtype, device=self.device)
+            try:
+                self.kv = torch.zeros(kv_shape, dtype=self.dtype, device=self.device)
+            except torch.OutOfMemoryError:
+                raise KVBudgetError(_budget_message(self.device, rows, columns, need)) from None
             self._ids = torch.zeros((rows, 1), dtype=torch.long, device=self.device)
             self._position = torch.zeros(1, dtype=torch.long, device=self.device)
             self._column_range = torch.arange(columns, device=self.device)
@@ -89,7 +104,11 @@ class StaticDecoder:
         if use_graphs:
             if self.device.type != "cuda":
                 raise ValueError("StaticDecoder: graphs=True needs a CUDA device")
-            self._capture()
+            try:
+                self._capture()
+            except torch.OutOfMemoryError:
+                del self.kv
+                raise KVBudgetError(_budget_message(self.device, rows, columns, need)) from None
 
     @property
     def bytes(self) -> int:

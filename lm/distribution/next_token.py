@@ -14,13 +14,14 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import special
 
+from inference.weighting import log_sum_exp
 from ppl.batching import Pending
 from ppl.distributions import Primitive
 from ppl.errors import ParameterError
 from ppl.rng import SeededRng
 
+from lm.distribution.tempering import temper
 from lm.serving.forward_server import NextTokenTable
 
 if TYPE_CHECKING:
@@ -28,20 +29,12 @@ if TYPE_CHECKING:
     from lm.distribution.token import Token
 
 
-def _temper(logprobs: np.ndarray, temperature: float) -> np.ndarray:
-    if temperature == 1.0:
-        return logprobs
-    with np.errstate(invalid="ignore"):
-        scaled = logprobs / temperature
-    return scaled - special.logsumexp(scaled)
-
-
 def restrict(logprobs: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
     """log p(x | x in allowed); the unrestricted distribution when `allowed` has no mass (the particle is dead)."""
     if allowed is None:
         return logprobs
     kept = np.where(allowed, logprobs, -np.inf)
-    total = special.logsumexp(kept)
+    total = log_sum_exp(kept)
     if not np.isfinite(total):
         return logprobs
     return kept - total
@@ -64,7 +57,7 @@ def truncate(logprobs: np.ndarray, top_k: int | None, top_p: float | None) -> np
         nucleus[order[:cut]] = True
         keep &= nucleus
     kept = np.where(keep, logprobs, -np.inf)
-    return kept - special.logsumexp(kept)
+    return kept - log_sum_exp(kept)
 
 
 def _invert(cdf: np.ndarray, u: float) -> int:
@@ -134,7 +127,7 @@ class NextToken(Primitive):
     def target_logprobs(self) -> np.ndarray:
         """log p of every token id (temperature and any mask restriction applied)."""
         if self._target is None:
-            self._target = restrict(_temper(self._table().logprobs, self.temperature), self._allowed)
+            self._target = restrict(temper(self._table().logprobs, self.temperature), self._allowed)
         return self._target
 
     def sampling_logprobs(self) -> np.ndarray:

@@ -22,18 +22,25 @@ target and `potential` is a soft constraint that does change it.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable
 
 import numpy as np
 
 import ppl
-from inference.awrs import TokenDraw, awrs, masked_sample
 from inference.result import Particle, Result
+from inference.arguments import check_ess_threshold, check_particles, check_scheme
+from inference.smc_engine.engine import EssResampling, Observer, run_smc
 from inference.smc_engine.smc import smc
 from inference.token_trie import TokenTrie
 from constraints.base import Anything, Constraint
+from lm.device.smc_decode import decoder_columns
+from lm.errors import UnsupportedModelError
+from lm.generation.device_generation import ConstrainedDecodePopulation
+from lm.generation.token_choice import accepts_token, draw_token, tempered_probabilities
 
 METHODS = ("smc", "lcd", "rerank")
+ENGINES = ("auto", "device", "general")
 
 # AWRS rejections before a particle falls back to the trie mask: a mask costs at least one advance per
 # distinct first byte (256 on byte-level vocabularies), so the fallback costs at most ~1.5 masks;
@@ -74,19 +81,6 @@ class ConstrainedGeneration(ppl.Model):
         self.truncated = False
         self.evaluations = 0
 
-    def _accepts(self, token_id: int, states: dict) -> bool:
-        """Whether token `token_id` keeps the constraint satisfiable (EOS: whether the text is complete)."""
-        token = self.llm.vocabulary.tokens[token_id]
-        if token is None or (token.is_special and not token.is_eos):
-            return False
-        if token.is_eos:
-            return self.constraint.is_accepting(self.state)
-        new = self.constraint.advance(self.state, token.bytes)
-        if new is None:
-            return False
-        states[token_id] = new
-        return True
-
     def _mask(self) -> tuple[np.ndarray, int]:
         """Token masking's accept mask at the current state and its constraint work (the trie built on first use)."""
         trie = self.trie if self.trie is not None else vocabulary_trie(self.llm)
@@ -94,22 +88,9 @@ class ConstrainedGeneration(ppl.Model):
 
     def _draw(self, rng: Any, logprobs: np.ndarray) -> tuple[Any, float]:
         states: dict = {}
-        probs = np.exp(_tempered(logprobs, self.temperature))
-        probs /= probs.sum()
-        if self.sampler == "awrs":
-            budget = self.awrs_budget
-            draw = awrs(rng, probs, lambda i: self._accepts(i, states), max_rejections=budget,
-                        mask=self._mask if budget is not None else None)
-        elif self.sampler == "mask":
-            mask, work = self._mask()
-            draw = masked_sample(rng, probs, mask)
-            draw = TokenDraw(draw.token, draw.log_weight, work, 0)
-            if draw.token is not None:
-                self._accepts(draw.token, states)
-        else:
-            token_id = rng.categorical(probs)
-            ok = self._accepts(token_id, states)
-            draw = TokenDraw(token_id if ok else None, 0.0 if ok else -math.inf, 1, 0)
+        draw = draw_token(rng, tempered_probabilities(logprobs, self.temperature), self.sampler,
+                          lambda i: accepts_token(self.llm.vocabulary, self.constraint, self.state, i, states),
+                          awrs_budget=self.awrs_budget, mask=self._mask)
         self.evaluations += draw.evaluations
         if draw.token is None:
             return None, -math.inf
@@ -141,13 +122,6 @@ class ConstrainedGeneration(ppl.Model):
         return self.text.decode("utf-8", errors="replace")
 
 
-def _tempered(logprobs: np.ndarray, temperature: float) -> np.ndarray:
-    if temperature == 1.0:
-        return logprobs - logprobs.max()
-    scaled = logprobs / temperature
-    return scaled - scaled.max()
-
-
 def vocabulary_trie(llm: Any) -> TokenTrie:
     """The byte trie of a model's ordinary tokens (specials and EOS left out), built once per model."""
     cached = getattr(llm, "_token_trie", None)
@@ -171,7 +145,8 @@ def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: An
 def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, particles: int = 8, method: str = "smc",
              max_tokens: int = 128, ess_threshold: float = 0.5, resampling: str = "systematic", rng: Any = 0,
              temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
-             potential: Callable[[bytes], float] | None = None, proposal: str = "awrs") -> Result:
+             potential: Callable[[bytes], float] | None = None, proposal: str = "awrs", engine: str = "auto",
+             on_step: Observer | None = None) -> Result:
     """Generate text continuing `prompt` under `constraint`; see the module docstring for the methods.
 
     Returns an inference Result whose `samples` are the distinct generated strings with their
@@ -179,17 +154,31 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     message saying that no valid continuation was found (never a hang: at most `max_tokens` steps).
     With method="smc", `proposal` is "awrs" (few constraint checks per token, an unbiased weight)
     or "mask" (the whole vocabulary checked, the exact local normalizer as weight).
+    `engine` picks the particles' home: "device" (rows of a static, graph-recorded KV cache:
+    lm/generation/device_generation.py), "general" (ppl.Model particles over the pooled prefix-trie
+    cache), or "auto" (device on CUDA when the architecture allows, general elsewhere). Both
+    sample the same target. `on_step(info)` is called after every SMC step.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if proposal not in ("awrs", "mask"):
         raise ValueError(f"proposal must be 'awrs' or 'mask', got {proposal!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
     sampler = {"smc": proposal, "lcd": "mask", "rerank": "prior"}[method]
-    model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
-                                  temperature=temperature, twist=twist, potential=potential)
     threshold = ess_threshold if method == "smc" else 0.0
-    result = smc(model, particles=particles, ess_threshold=threshold, resampling=resampling, rng=rng,
-                 max_steps=max_tokens + 1)
+    decoder = _device_decoder(llm, prompt, particles, max_tokens, engine)
+    if decoder is not None:
+        result = _device_generate(llm, prompt, constraint, decoder, sampler=sampler, particles=particles,
+                                  max_tokens=max_tokens, threshold=threshold, resampling=resampling, rng=rng,
+                                  temperature=temperature, twist=twist, potential=potential, on_step=on_step)
+    else:
+        model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
+                                      temperature=temperature, twist=twist, potential=potential)
+        result = smc(model, particles=particles, ess_threshold=threshold, resampling=resampling, rng=rng,
+                     max_steps=max_tokens + 1, on_step=on_step)
     population = [p.trace for p in result.particles]
     if method == "lcd":
         # Token masking keeps every particle that reached EOS with equal weight: the myopic distribution.
@@ -203,3 +192,43 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
                    + (f" ({truncated} reached max_tokens={max_tokens} first)" if truncated else ""))
     return Result([Particle(p, w) for p, w in zip(population, log_weights)], result.log_ml,
                   message=message, steps=result.steps, output=lambda p: p.output)
+
+
+def _device_decoder(llm: Any, prompt: Any, particles: int, max_tokens: int, engine: str) -> Any:
+    """The static decoder the device path runs on, or None for the general path ("auto": CUDA only).
+
+    An architecture the static decoder does not know falls back to the general path with a warning
+    (an error when engine="device" was asked for).
+    """
+    if engine == "general" or (engine == "auto" and getattr(llm, "device", None) is None):
+        return None
+    if engine == "auto" and llm.device.type != "cuda":
+        return None
+    ids = llm.prompt_ids(prompt)
+    steps = max(1, min(max_tokens, llm.window - len(ids)))
+    try:
+        return llm.static_decoder(check_particles(particles), decoder_columns(llm, len(ids), steps), None)
+    except UnsupportedModelError as e:
+        if engine == "device":
+            raise
+        warnings.warn(f"generate: the device path is not available for this model ({e}); "
+                      "running on the general path, which is slower on a GPU", RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _device_generate(llm: Any, prompt: Any, constraint: Constraint | None, decoder: Any, *, sampler: str,
+                     particles: int, max_tokens: int, threshold: float, resampling: str, rng: Any,
+                     temperature: float, twist: Any, potential: Any, on_step: Observer | None) -> Result:
+    ids = llm.prompt_ids(prompt)
+    constraint = constraint if constraint is not None else Anything()
+    steps = min(max_tokens, llm.window - len(ids))
+
+    def mask_for(state: Any) -> tuple[np.ndarray, int]:
+        return vocabulary_mask(llm, vocabulary_trie(llm), constraint, state)
+
+    population = ConstrainedDecodePopulation(llm, ids, check_particles(particles), steps, decoder, constraint,
+                                             sampler=sampler, temperature=float(temperature),
+                                             awrs_budget=AWRS_BUDGET, mask_for=mask_for, twist=twist,
+                                             potential=potential)
+    selection = EssResampling(check_ess_threshold(threshold), check_scheme(resampling))
+    return run_smc(population, ppl.rng(rng), selection, max_steps=steps + 1, name="generate", observer=on_step)

@@ -1,0 +1,142 @@
+"""`ConstrainedDecodePopulation`: constrained generation with every particle a row of a `StaticDecoder`.
+
+The same target and token choice as `ConstrainedGeneration` (the general ppl.Model path,
+lm/generation/generation.py), with the forward pass of all particles in one fixed-shape decode
+step (one CUDA-graph replay on a GPU) instead of the pooled, prefix-trie server. Per step:
+the device computes the tempered next-token probabilities of every row and sorts them
+(lm/device/sorted_blocks.py); the host gets the block masses and the top block of each row in
+one transfer and runs the token choice (AWRS by default) per unfinished particle, fetching a
+deeper block only when a draw reaches it; the chosen tokens go back as the next step's input.
+Finished and dead rows keep feeding EOS (fixed shapes). Resampling gathers KV rows on the
+device and the constraint states on the host.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from inference.result import Particle
+from lm.device.sorted_blocks import SortedBatch
+from lm.distribution.tempering import temper_logits
+from lm.generation.token_choice import accepts_token, draw_token
+
+
+@dataclass(frozen=True)
+class GeneratedText:
+    """One particle of constrained generation on the device path: what `ConstrainedGeneration` reports."""
+
+    text: bytes
+    token_ids: tuple[int, ...]
+    finished: bool
+    truncated: bool
+    weight: float
+    evaluations: int
+
+    @property
+    def output(self) -> str:
+        return self.text.decode("utf-8", errors="replace")
+
+
+class ConstrainedDecodePopulation:
+    """N particles of constrained generation in a StaticDecoder's rows (see the module docstring)."""
+
+    def __init__(self, llm: Any, prompt_ids: Sequence[int], n: int, max_tokens: int, decoder: Any, constraint: Any, *,
+                 sampler: str, temperature: float, awrs_budget: int | None, mask_for: Callable[[Any], Any],
+                 twist: Callable[[bytes], float] | None = None, potential: Callable[[bytes], float] | None = None):
+        self.llm, self.ids, self.n, self.max_tokens = llm, list(prompt_ids), n, max_tokens
+        self.decoder, self.constraint, self.sampler = decoder, constraint, sampler
+        self.temperature, self.awrs_budget, self.mask_for = float(temperature), awrs_budget, mask_for
+        self.twist_fn, self.potential = twist, potential
+        self.vocabulary = llm.vocabulary
+        self.eos = int(self.vocabulary.eos_ids[0])
+        start = constraint.start()
+        self.states = [start] * n
+        self.texts = [b""] * n
+        self.tokens: list[tuple[int, ...]] = [()] * n
+        self.finished = np.zeros(n, dtype=bool)
+        self.truncated = np.zeros(n, dtype=bool)
+        self.log_w = np.zeros(n, dtype=np.float64)
+        self.twists = np.zeros(n, dtype=np.float64)
+        self.evaluations = np.zeros(n, dtype=np.int64)
+        self.t = 0
+        self._first = decoder.prefill(self.ids)
+        self._last = torch.full((n,), self.eos, dtype=torch.long, device=llm.device)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _probabilities(self) -> torch.Tensor:
+        with torch.inference_mode():
+            if self.t == 0:
+                logits = self._first.expand(self.n, -1)
+            else:
+                logits = self.decoder.step(self._last, len(self.ids) + self.t - 1)
+            return temper_logits(logits.double(), self.temperature)[1].exp()
+
+    def advance(self, rng: Any) -> None:
+        self.log_w -= self.twists  # a twist steers one selection, then is removed
+        self.twists[:] = 0.0
+        batch = SortedBatch(self._probabilities())
+        chosen = [self.eos] * self.n
+        for i in range(self.n):
+            if self.finished[i]:
+                continue
+            states: dict = {}
+            state = self.states[i]
+            draw = draw_token(rng, batch.row(i), self.sampler,
+                              lambda j: accepts_token(self.vocabulary, self.constraint, state, j, states),
+                              awrs_budget=self.awrs_budget, mask=lambda: self.mask_for(state))
+            self.evaluations[i] += draw.evaluations
+            self.log_w[i] += draw.log_weight
+            if draw.token is None or draw.log_weight == -math.inf:
+                self._kill(i)
+                continue
+            token = self.vocabulary.tokens[draw.token]
+            if token.is_eos:
+                if self.potential is not None:
+                    self.log_w[i] += float(self.potential(self.texts[i]))
+                self.finished[i] = True
+                continue
+            chosen[i] = draw.token
+            self.states[i] = states.get(draw.token, state)
+            self.texts[i] += token.bytes
+            self.tokens[i] = self.tokens[i] + (draw.token,)
+            if len(self.tokens[i]) >= self.max_tokens:
+                self.truncated[i] = True
+                self._kill(i)
+                continue
+            if self.twist_fn is not None:
+                self.twists[i] = float(self.twist_fn(self.texts[i]))
+                self.log_w[i] += self.twists[i]
+        self.t += 1
+        self._last = torch.tensor(chosen, dtype=torch.long, device=self._last.device)
+
+    def _kill(self, i: int) -> None:
+        self.log_w[i] = -math.inf
+        self.finished[i] = True
+
+    def status(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.log_w.copy(), self.finished.copy()
+
+    def reindex(self, ancestors: np.ndarray, log_weights: np.ndarray) -> None:
+        index = [int(a) for a in ancestors]
+        with torch.inference_mode():
+            device_index = torch.as_tensor(index, dtype=torch.long, device=self._last.device)
+            self.decoder.reorder(device_index, len(self.ids) + self.t)
+            self._last = self._last[device_index]
+        self.states = [self.states[a] for a in index]
+        self.texts = [self.texts[a] for a in index]
+        self.tokens = [self.tokens[a] for a in index]
+        self.finished, self.truncated = self.finished[index], self.truncated[index]
+        self.twists, self.evaluations = self.twists[index], self.evaluations[index]
+        self.log_w = np.asarray(log_weights, dtype=np.float64).copy()
+        self.n = len(index)
+
+    def particles(self) -> list[Particle]:
+        return [Particle(GeneratedText(self.texts[i], self.tokens[i], bool(self.finished[i]), bool(self.truncated[i]),
+                                       float(self.log_w[i]), int(self.evaluations[i])), float(self.log_w[i]))
+                for i in range(self.n)]
