@@ -304,3 +304,17 @@ def test_progress_bar_shows_step_ess_and_live_particles(capsys):
     bar.close()
     err = capsys.readouterr()[1]
     assert "2/10" in err and "ess=3.2/8" in err and "live=6" in err
+
+
+def test_progress_bar_follows_a_real_generation(monkeypatch, capsys):
+    """--progress forces the bar off a terminal; delay=0 so that it shows however fast the run is."""
+    import functools
+
+    import frontend.generate_command as job
+    from frontend.progress import ProgressBar
+
+    monkeypatch.setattr(job, "ProgressBar", functools.partial(ProgressBar, delay=0))
+    assert main(["generate", "Age: ", "--regex", "[0-9]{2}", "--particles", "3", "--progress", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["samples"]  # stdout stays one JSON object
+    assert "generating" in err and "ess=" in err and "live=" in err
