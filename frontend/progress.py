@@ -12,13 +12,14 @@ from typing import Any
 class ProgressBar:
     """A tqdm bar fed by the engine's per-step callback; `enabled=None` shows it only when stderr is a terminal."""
 
-    def __init__(self, total_steps: int, particles: int, enabled: bool | None = None, delay: float = 1.0):
+    def __init__(self, total_steps: int, particles: int, enabled: bool | None = None, delay: float = 1.0,
+                 mininterval: float = 0.1):
         from tqdm import tqdm
 
         disable = None if enabled is None else not enabled  # tqdm: None = off unless the stream is a TTY
         self.particles = particles
         self.bar = tqdm(total=total_steps, unit="step", desc="generating", file=sys.stderr, delay=delay,
-                        disable=disable, leave=False, dynamic_ncols=True)
+                        mininterval=mininterval, disable=disable, leave=False, dynamic_ncols=True)
 
     def on_step(self, info: Any) -> None:
         """Advance to `info.step` and show its ESS and, when the engine reports it, the live particles."""

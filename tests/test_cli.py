@@ -307,13 +307,13 @@ def test_progress_bar_shows_step_ess_and_live_particles(capsys):
 
 
 def test_progress_bar_follows_a_real_generation(monkeypatch, capsys):
-    """--progress forces the bar off a terminal; delay=0 so that it shows however fast the run is."""
+    """--progress forces the bar off a terminal; no delay and no minimum interval, so every step is drawn."""
     import functools
 
     import frontend.generate_command as job
     from frontend.progress import ProgressBar
 
-    monkeypatch.setattr(job, "ProgressBar", functools.partial(ProgressBar, delay=0))
+    monkeypatch.setattr(job, "ProgressBar", functools.partial(ProgressBar, delay=0, mininterval=0))
     assert main(["generate", "Age: ", "--regex", "[0-9]{2}", "--particles", "3", "--progress", "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["samples"]  # stdout stays one JSON object
