@@ -1,12 +1,10 @@
 """Inference algorithms over the generative-function interface: IS, SMC, MCMC, VI, AWRS."""
-from inference import vi
 from inference.awrs import TokenDraw, awrs, masked_sample
 from inference.chains import McmcResult
 from inference.importance import importance, sir
 from inference.kernel_combinators import cycle, mixture, repeat
 from inference.kernels import gibbs, mh, mh_proposal
 from inference.mcmc import mcmc
-from inference.nuts import nuts
 from inference.smc_engine.particle_gibbs import particle_gibbs
 from inference.resampling import resample
 from inference.result import Particle, Result, Sample, StepInfo
@@ -20,3 +18,17 @@ __all__ = [
     "importance", "masked_sample", "mcmc", "mh", "mh_proposal", "mixture", "nuts", "particle_gibbs", "repeat",
     "resample", "sir", "smc", "smc_steer", "vi",
 ]
+
+
+def __getattr__(name: str):
+    """`vi` and `nuts` import JAX: loaded on first use, so SMC and generation jobs stay JAX-free."""
+    if name == "vi":
+        import importlib
+
+        return importlib.import_module("inference.vi")
+    if name == "nuts":
+        from inference.nuts import nuts  # importing the submodule binds inference.nuts to it: rebind the function
+
+        globals()["nuts"] = nuts
+        return nuts
+    raise AttributeError(f"module 'inference' has no attribute {name!r}")

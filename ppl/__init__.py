@@ -1,11 +1,16 @@
 """The modeling language: generative functions, traces, choice maps, combinators, sequential models."""
-from importlib.metadata import PackageNotFoundError as _NotInstalled, version as _version
+__version__ = "0.1.0"  # the one place the project's version is written (pyproject.toml reads it)
 
-import jax as _jax
+import os as _os
+import sys as _sys
 
-_jax.config.update("jax_enable_x64", True)  # scores and weights are float64 everywhere
+# Scores and weights are float64 everywhere: JAX's x64 mode, set without importing JAX (a job that
+# never touches numpyro, such as constrained generation, stays JAX-free).
+if "jax" in _sys.modules:
+    _sys.modules["jax"].config.update("jax_enable_x64", True)
+else:
+    _os.environ["JAX_ENABLE_X64"] = "1"  # read by JAX when it is first imported
 
-from ppl import dist  # noqa: E402
 from ppl.batching import Pending, run_batched, run_sync  # noqa: E402
 from ppl.choicemap import ChoiceMap, Selection, select  # noqa: E402
 from ppl.combinators import Map, Switch, Unfold, map, switch, unfold  # noqa: E402
@@ -16,11 +21,6 @@ from ppl.model import Model  # noqa: E402
 from ppl.rng import Rng, SeededRng, rng  # noqa: E402
 from ppl.trace import CallTrace, LeafTrace, Trace  # noqa: E402
 
-try:
-    __version__ = _version("ppl-smc")
-except _NotInstalled:  # run from a checkout that was never pip-installed
-    __version__ = "0+unknown"
-
 __all__ = [
     "AddressError", "CallTrace", "Choice", "ChoiceMap", "DynamicGenFn", "GenCall", "GenerativeFunction",
     "LeafTrace", "Map", "Model", "ModelError", "NotFiniteError", "ParameterError", "Pending", "Primitive",
@@ -28,3 +28,11 @@ __all__ = [
     "condition", "dist", "factor", "gen", "map", "observe", "rng", "run_batched", "run_sync", "sample",
     "select", "switch", "unfold",
 ]
+
+
+def __getattr__(name: str):
+    if name == "dist":  # numpyro's distributions, imported on first use
+        import importlib
+
+        return importlib.import_module("ppl.dist")
+    raise AttributeError(f"module 'ppl' has no attribute {name!r}")
