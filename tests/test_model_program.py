@@ -68,3 +68,24 @@ def test_resample_move_on_an_lm_program_is_properly_weighted():
     assert_properly_weighted(run, model.program())
     exact = semantics.enumerate(model.program())
     assert 0 < math.exp(exact.log_z) < 1
+
+
+class SyncTokens(ppl.Model):
+    """An LM program whose step is synchronous: its particles' LM requests cannot share a forward pass."""
+
+    def __init__(self, llm):
+        super().__init__()
+        self.ctx = llm.context([1])
+
+    def step(self):
+        self.sample(self.ctx.next_token(), "tok")
+        if self.step_index >= 1:
+            self.finish()
+
+
+def test_a_synchronous_lm_model_runs_and_says_once_why_it_is_slow():
+    llm = lm.load("tiny")
+    with pytest.warns(RuntimeWarning, match="SyncTokens.step is synchronous") as caught:
+        result = smc(SyncTokens(llm), particles=3, rng=0)
+    assert len([w for w in caught if "synchronous" in str(w.message)]) == 1
+    assert math.isfinite(result.log_ml)

@@ -9,6 +9,7 @@ when it finishes, so final weights are untwisted.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -23,6 +24,11 @@ class ModelPopulation:
 
     def __init__(self, model: Model, n: int, rejuvenation: Callable[[Any, Any], Any] | None = None):
         self.members = [model.clone() for _ in range(n)]
+        if n > 1 and not model._is_async() and _holds_lm_context(model):
+            warnings.warn(f"{type(model).__name__}.step is synchronous, so the LM requests of its {n} particles are served "
+                          "one at a time, not in one batched forward pass; define `async def step` and `await` the LM "
+                          "distributions (e.g. `await self.sample(ctx.next_token(), ...)`) to batch them",
+                          RuntimeWarning, stacklevel=4)
         self.rejuvenation = rejuvenation
         self._initial = model.clone() if rejuvenation is not None else None
         self._programs: dict[int, Any] = {}
@@ -77,3 +83,8 @@ class ModelPopulation:
 
     def particles(self) -> list[Particle]:
         return [Particle(p, float(p.weight)) for p in self.members]
+
+
+def _holds_lm_context(model: Model) -> bool:
+    """Whether an attribute of the model is a language-model context (duck-typed: inference never imports lm)."""
+    return any(hasattr(value, "llm") and hasattr(value, "next_token") for value in vars(model).values())
