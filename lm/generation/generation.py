@@ -32,6 +32,7 @@ from inference.result import Particle, Result
 from inference.smc_engine.smc import smc
 from inference.token_trie import TokenTrie
 from constraints.base import Anything, Constraint
+from constraints.token_budget import TokenBudget, spelled_by
 
 METHODS = ("smc", "lcd", "rerank")
 
@@ -50,7 +51,7 @@ class ConstrainedGeneration(ppl.Model):
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
                  potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None,
-                 awrs_budget: int | None = AWRS_BUDGET):
+                 awrs_budget: int | None = AWRS_BUDGET, budget: bool = True):
         super().__init__()
         if sampler not in ("awrs", "mask", "prior"):
             raise ValueError(f"sampler must be 'awrs', 'mask' or 'prior', got {sampler!r}")
@@ -62,6 +63,10 @@ class ConstrainedGeneration(ppl.Model):
         self.llm = llm
         self.context = llm.context(prompt)
         self.constraint = constraint if constraint is not None else Anything()
+        # Token budget (issue 16): a token is viable only if the text can still finish, EOS included,
+        # within max_tokens (constraints/token_budget.py; the target is in docs/generation.md).
+        if budget:
+            self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(vocabulary_trie(llm)))
         self.state = self.constraint.start()
         self.sampler = sampler
         self.max_tokens = max_tokens
@@ -72,6 +77,7 @@ class ConstrainedGeneration(ppl.Model):
         self.awrs_budget = awrs_budget
         self.text = b""
         self.truncated = False
+        self.rejected = False  # the constraint (budget included) refused every token
         self.evaluations = 0
 
     def _accepts(self, token_id: int, states: dict) -> bool:
@@ -112,6 +118,7 @@ class ConstrainedGeneration(ppl.Model):
             draw = TokenDraw(token_id if ok else None, 0.0 if ok else -math.inf, 1, 0)
         self.evaluations += draw.evaluations
         if draw.token is None:
+            self.rejected = True
             return None, -math.inf
         self._next_state = states.get(draw.token, self.state)
         return self.llm.vocabulary.tokens[draw.token], draw.log_weight
@@ -163,7 +170,7 @@ def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: An
 
     Ordinary tokens by `trie.mask`; every end-of-sequence id iff the text is complete (the +1).
     """
-    mask, advances = trie.mask(constraint, state)
+    mask, advances = constraint.token_mask(trie, state)
     mask[list(llm.vocabulary.eos_ids)] = constraint.is_accepting(state)
     return mask, advances + 1
 
@@ -171,7 +178,7 @@ def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: An
 def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, particles: int = 8, method: str = "smc",
              max_tokens: int = 128, ess_threshold: float = 0.5, resampling: str = "systematic", rng: Any = 0,
              temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
-             potential: Callable[[bytes], float] | None = None, proposal: str = "awrs") -> Result:
+             potential: Callable[[bytes], float] | None = None, proposal: str = "awrs", budget: bool = True) -> Result:
     """Generate text continuing `prompt` under `constraint`; see the module docstring for the methods.
 
     Returns an inference Result whose `samples` are the distinct generated strings with their
@@ -179,6 +186,9 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     message saying that no valid continuation was found (never a hang: at most `max_tokens` steps).
     With method="smc", `proposal` is "awrs" (few constraint checks per token, an unbiased weight)
     or "mask" (the whole vocabulary checked, the exact local normalizer as weight).
+    With `budget` (default) a token is viable only if the text can still finish within max_tokens
+    (constraints.token_budget.TokenBudget); a constraint whose shortest output cannot fit raises
+    BudgetTooSmall before generation.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -186,7 +196,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
         raise ValueError(f"proposal must be 'awrs' or 'mask', got {proposal!r}")
     sampler = {"smc": proposal, "lcd": "mask", "rerank": "prior"}[method]
     model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
-                                  temperature=temperature, twist=twist, potential=potential)
+                                  temperature=temperature, twist=twist, potential=potential, budget=budget)
     threshold = ess_threshold if method == "smc" else 0.0
     result = smc(model, particles=particles, ess_threshold=threshold, resampling=resampling, rng=rng,
                  max_steps=max_tokens + 1)
