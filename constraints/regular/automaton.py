@@ -341,33 +341,30 @@ _PREFERRED = ((0x61, 0x7A), (0x30, 0x39), (0x41, 0x5A), (0x20, 0x7E))  # a-z, 0-
 
 def representative_bytes(nfa: ByteNfa, nodes) -> list[int]:
     """One byte from each range of bytes that every BYTE node of `nodes` treats alike (edges and
-    lookbehind class both), preferring letters, digits and printable ASCII: the bytes a shortest
-    path needs to try."""
-    cuts = {0, 256}
-    edges, byte_class = nfa.edges, nfa.byte_class
+    lookbehind class both), letters first, then digits and printable ASCII: the bytes a shortest
+    path needs to try. Cached per node set on the NFA."""
+    cache = nfa.__dict__.setdefault("_representatives", {})
+    key = nodes if isinstance(nodes, (tuple, frozenset)) else tuple(nodes)
+    known = cache.get(key)
+    if known is not None:
+        return known
+    class_cuts = nfa.__dict__.get("_class_cuts")
+    if class_cuts is None:
+        byte_class = nfa.byte_class
+        class_cuts = nfa._class_cuts = [b for b in range(1, 256) if byte_class[b] != byte_class[b - 1]]
+    cuts = {0, 256, *class_cuts}
     covered = []
     for q in nodes:
-        for lo, hi, _ in edges[q]:
+        for lo, hi, _ in nfa.edges[q]:
             cuts.add(lo)
             cuts.add(hi + 1)
             covered.append((lo, hi))
-    if not covered:
-        return []
     bounds = sorted(cuts)
-    out = []
-    for a, b in zip(bounds, bounds[1:]):
-        b -= 1
-        if not any(lo <= a <= hi for lo, hi in covered):
-            continue
-        classes = {byte_class[a]}
-        start = a
-        for x in range(a + 1, b + 1):  # a class change splits the range (lookbehind tests)
-            if byte_class[x] not in classes:
-                out.append(_pick(start, x - 1))
-                classes = {byte_class[x]}
-                start = x
-        out.append(_pick(start, b))
+    out = [_pick(a, b - 1) for a, b in zip(bounds, bounds[1:]) if any(lo <= a <= hi for lo, hi in covered)]
     out.sort(key=_rank)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[key] = out
     return out
 
 
