@@ -297,6 +297,13 @@ class JsonCompletions:
         missing = spec.min_length - chars - len(rest)
         if missing > 0:
             rest += "a" * missing
+        if spec.format_names and not spec.close_ok(content + rest):
+            # the pattern's first shortest text may miss the calendar (year 0000): a digit changed, same length
+            for i, char in enumerate(rest):
+                variant = rest[:i] + "1" + rest[i + 1:]
+                if char == "0" and spec.close_ok(content + variant):
+                    rest = variant
+                    break
         return _dumps(rest)[1:-1]
 
     def _string_rest(self, frame: tuple) -> bytes | None:
