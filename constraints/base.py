@@ -8,7 +8,7 @@ particles can share a state after resampling.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Hashable
+from typing import Any, Hashable
 
 
 class ConstraintError(ValueError):
@@ -39,6 +39,38 @@ class Constraint(ABC):
     @abstractmethod
     def is_accepting(self, state: State) -> bool:
         """Whether the bytes read so far form an accepted string."""
+
+    def shortest_completion(self, state: State) -> bytes | None:
+        """A shortest byte string that takes `state` to an accepted string (b"" if it accepts), None if none does.
+
+        Each family computes it from its own structure (docs/constraints.md says how exactly); a
+        constraint that does not know raises NotImplementedError, and `min_completion_bytes`
+        then gives the trivial lower bound.
+        """
+        if self.is_accepting(state):
+            return b""
+        raise NotImplementedError(f"{type(self).__name__} does not know its shortest completions")
+
+    def min_completion_bytes(self, state: State) -> int | None:
+        """The byte length of the shortest completion of `state`, None if no completion exists.
+
+        For a constraint without `shortest_completion`: 0 if it accepts, else the lower bound 1.
+        """
+        try:
+            text = self.shortest_completion(state)
+        except NotImplementedError:
+            return 0 if self.is_accepting(state) else 1
+        return None if text is None else len(text)
+
+    def completes(self, state: State, text: bytes) -> bool:
+        """Whether reading `text` from `state` ends in an accepted string."""
+        following = self.advance(state, text) if text else state
+        return following is not None and self.is_accepting(following)
+
+    def token_mask(self, trie: Any, state: State) -> tuple[Any, int]:
+        """The tokens of `trie` (an inference.token_trie.TokenTrie) that extend `state` viably, and the
+        advances made: one trie walk (a token-level constraint such as TokenBudget overrides it)."""
+        return trie.mask(self, state)
 
     def viable(self, prefix: bytes) -> bool:
         """Some accepted string starts with `prefix`."""
@@ -74,6 +106,13 @@ class Conjunction(Constraint):
     def is_accepting(self, state: State) -> bool:
         return self.left.is_accepting(state[0]) and self.right.is_accepting(state[1])
 
+    def shortest_completion(self, state: State) -> bytes | None:
+        """Exact when one side's shortest completion is accepted by the other or a bounded search finds one;
+        otherwise the longer side's (a lower bound in length: see constraints.completion_search)."""
+        from constraints.completion_search import shortest_common_completion
+
+        return shortest_common_completion(self, state)
+
     def __repr__(self) -> str:
         return f"({self.left!r} & {self.right!r})"
 
@@ -89,6 +128,9 @@ class Anything(Constraint):
 
     def is_accepting(self, state: State) -> bool:
         return True
+
+    def shortest_completion(self, state: State) -> bytes | None:
+        return b""
 
     def __repr__(self) -> str:
         return "Anything()"

@@ -6,7 +6,7 @@ so a prefix shared by many tokens is checked once, and a dead prefix prunes its 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -37,8 +37,11 @@ class TokenTrie:
     def nodes(self) -> int:
         return len(self._children)
 
-    def mask(self, constraint: Any, state: Any) -> tuple[np.ndarray, int]:
-        """Tokens whose bytes extend `state` viably, and the number of constraint advances made."""
+    def mask(self, constraint: Any, state: Any, keep: Callable[[Any], bool] | None = None) -> tuple[np.ndarray, int]:
+        """Tokens whose bytes extend `state` viably, and the number of constraint advances made.
+
+        `keep(state after the token)`, if given, must also hold for a token to be allowed (a test of
+        whole tokens, such as a token budget, that cannot prune inside the trie)."""
         allowed = np.zeros(self.size, dtype=bool)
         advances = 0
         stack = [(0, state)]
@@ -49,7 +52,24 @@ class TokenTrie:
                 advances += 1
                 if child_state is None:
                     continue
-                for token_id in self._ends[child]:
-                    allowed[token_id] = True
+                ends = self._ends[child]
+                if ends and (keep is None or keep(child_state)):
+                    allowed[ends] = True
                 stack.append((child, child_state))
         return allowed, advances
+
+    def fewest_tokens(self, text: bytes) -> int | None:
+        """The fewest tokens whose bytes concatenate to `text` (None if none do): a shortest path over
+        the trie, O(len(text) x longest token)."""
+        best = [0] + [None] * len(text)
+        for i in range(len(text)):
+            if best[i] is None:
+                continue
+            node = 0
+            for j in range(i, len(text)):
+                node = self._children[node].get(text[j])
+                if node is None:
+                    break
+                if self._ends[node] and (best[j + 1] is None or best[i] + 1 < best[j + 1]):
+                    best[j + 1] = best[i] + 1
+        return best[len(text)]

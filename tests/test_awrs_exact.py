@@ -262,9 +262,9 @@ class CountingTrie(TokenTrie):
         super().__init__(vocabulary)
         self.calls = 0
 
-    def mask(self, constraint, state):
+    def mask(self, constraint, state, keep=None):
         self.calls += 1
-        return super().mask(constraint, state)
+        return super().mask(constraint, state, keep)
 
 
 @pytest.mark.parametrize("budget", [0, 1])

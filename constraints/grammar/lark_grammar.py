@@ -14,6 +14,7 @@ from lark.exceptions import GrammarError, LarkError, UnexpectedInput
 
 from constraints.base import Constraint, ConstraintError
 from constraints.grammar.earley import CfgSpec, EarleyRecognizer, EarleyState
+from constraints.grammar.grammar_completion import GrammarCompletions
 from constraints.regular.regex import compile_regex_matcher
 from constraints.regular.regex_parser import RegexError
 from constraints.grammar.terminal_scanner import Scanner
@@ -34,6 +35,7 @@ class LarkConstraint(Constraint):
         self.parser = load_lark(grammar_text, start)
         spec, matchers = _translate(self.parser, start)
         self.recognizer = EarleyRecognizer(spec, Scanner(matchers))
+        self._completions: GrammarCompletions | None = None  # built on first use
 
     def start(self) -> EarleyState:
         return self.recognizer.initial
@@ -43,6 +45,19 @@ class LarkConstraint(Constraint):
 
     def is_accepting(self, state: EarleyState) -> bool:
         return state.accepting
+
+    def shortest_completion(self, state: EarleyState) -> bytes | None:
+        """The shortest derivation finishing the parse (grammar_completion.py: exact as a derivation;
+        Lark's lexical side conditions are left out, so its length is then a lower bound)."""
+        if self._completions is None:
+            self._completions = GrammarCompletions(self.recognizer)
+        return self._completions.text(state)
+
+    def min_completion_bytes(self, state: EarleyState) -> int | None:
+        if self._completions is None:
+            self._completions = GrammarCompletions(self.recognizer)
+        length = self._completions.shortest(state)[0]
+        return None if length == float("inf") else int(length)
 
     def __repr__(self) -> str:
         return f"lark(<{len(self.parser.rules)} rules>, start={self.start_rule!r})"

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from constraints.base import Constraint, ConstraintError
+from constraints.json.json_completion import JsonCompletions
 from constraints.json.json_schema_compile import CompiledSchema, valid
 from constraints.json.json_stream import Document, JsonMachine
 
@@ -109,6 +110,7 @@ class JsonSchemaConstraint(Constraint):
         self._start = JsonSchemaState(self._machine.start(), _Text(None, b""))
         if not self._start.threads:
             raise ConstraintError("the schema accepts no JSON value (keyword 'false' at '/')")
+        self._completions = JsonCompletions(self._machine)
         self._accepting: OrderedDict[JsonSchemaState, bool] = OrderedDict()
         self._steps: dict[tuple[JsonSchemaState, bytes], JsonSchemaState | None] = {}
 
@@ -157,6 +159,13 @@ class JsonSchemaConstraint(Constraint):
             if len(self._accepting) > _ACCEPT_CACHE:
                 self._accepting.popitem(last=False)
         return cached
+
+    def shortest_completion(self, state: JsonSchemaState) -> bytes | None:
+        """The shortest closing of the open values (json_completion.py: exact for what the stream checks,
+        a lower bound where only the final jsonschema check decides)."""
+        if self.is_accepting(state):
+            return b""
+        return self._completions.shortest(state.threads)
 
     def _validate(self, text: bytes) -> bool:
         """The final, exact check of a syntactically complete document."""

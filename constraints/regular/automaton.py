@@ -9,6 +9,8 @@ proportional to the NFA, never unbounded memory, and nothing hangs.
 """
 from __future__ import annotations
 
+from collections import deque
+
 from constraints.regular.byte_nfa import ASSERT, BYTE, MATCH, SPLIT, ByteNfa
 
 DEFAULT_STATE_BUDGET = 50_000
@@ -40,6 +42,7 @@ class Dfa:
         self._states: dict[tuple, DfaState] = {}
         self._closures: dict[tuple[int, int], tuple[frozenset, bool]] = {}
         self._starts: dict[int, DfaState | None] = {}
+        self._suffixes: dict[DfaState, bytes] = {}
         self.start: DfaState | None = self.start_after(None)
 
     def start_after(self, prev: int | None) -> DfaState | None:
@@ -70,6 +73,50 @@ class Dfa:
 
     def matches(self, data: bytes) -> bool:
         return self.is_accepting(self.advance(self.start, data))
+
+    def shortest_suffix(self, state: DfaState) -> bytes:
+        """A shortest byte string from `state` to an accepting state (every materialized state has one).
+
+        Breadth-first over the transitions of one representative byte per range of bytes the
+        state cannot tell apart; states on a path found are cached with their exact suffixes.
+        """
+        known = self._suffixes.get(state)
+        if known is not None:
+            return known
+        depth = {state: 0}
+        parent: dict = {state: None}
+        queue = deque([state])
+        best: tuple[int, DfaState, bytes] | None = None
+        while queue:
+            node = queue.popleft()
+            d = depth[node]
+            if best is not None and d >= best[0]:
+                break
+            if node.accepting:
+                best = (d, node, b"")
+                break
+            cached = self._suffixes.get(node) if node is not state else None
+            if cached is not None:
+                if best is None or d + len(cached) < best[0]:
+                    best = (d + len(cached), node, cached)
+                continue
+            for byte in representative_bytes(self.nfa, node.nodes):
+                following = self.step(node, byte)
+                if following is not None and following not in depth:
+                    depth[following] = d + 1
+                    parent[following] = (node, byte)
+                    queue.append(following)
+        _, node, suffix = best
+        path = bytearray()
+        on_path = [node]
+        while parent[node] is not None:
+            node, byte = parent[node]
+            path.append(byte)
+            on_path.append(node)
+        text = bytes(reversed(path)) + suffix
+        for i, node in enumerate(reversed(on_path)):
+            self._suffixes[node] = text[i:]
+        return text
 
     def _compute(self, state: DfaState, byte: int) -> DfaState | None:
         nfa = self.nfa
@@ -102,6 +149,7 @@ class Dfa:
             state.next.clear()
         self._states.clear()
         self._closures.clear()
+        self._suffixes.clear()
         for state in self._starts.values():
             if state is not None:
                 self._states[(state.nodes, state.accepting)] = state
@@ -167,6 +215,7 @@ class PikeDfa:
         self.state_budget = state_budget
         self._states: dict[tuple, PikeState] = {}
         self._starts: dict[int, tuple[PikeState | None, bool]] = {}
+        self._shortest: dict[PikeState, bytes] = {}
 
     def start_after(self, prev: int | None) -> tuple[PikeState | None, bool]:
         """The start state after byte `prev` (None: text start), and whether `re.match` would
@@ -183,6 +232,37 @@ class PikeDfa:
         if result is None:
             result = self._compute(state, byte)
         return result
+
+    def shortest_match(self, state: PikeState) -> bytes:
+        """The fewest bytes after which a match ends when read from `state` (breadth-first, cached)."""
+        known = self._shortest.get(state)
+        if known is not None:
+            return known
+        parent: dict = {state: None}
+        queue = deque([state])
+        found = None
+        while queue and found is None:
+            node = queue.popleft()
+            for byte in representative_bytes(self.nfa, node.threads):
+                following, matched = self.step(node, byte)
+                if matched:
+                    found = (node, byte)
+                    break
+                if following is not None and following not in parent:
+                    parent[following] = (node, byte)
+                    queue.append(following)
+        if found is None:  # a live thread always reaches a match; kept total for safety
+            raise ValueError(f"no match can end from {state!r}")
+        node, byte = found
+        path = bytearray([byte])
+        while parent[node] is not None:
+            node, byte = parent[node]
+            path.append(byte)
+        text = bytes(reversed(path))
+        if len(self._shortest) > self.state_budget:
+            self._shortest.clear()
+        self._shortest[state] = text
+        return text
 
     def _compute(self, state: PikeState, byte: int) -> tuple[PikeState | None, bool]:
         nfa = self.nfa
@@ -254,3 +334,50 @@ class PikeDfa:
             else:  # MATCH: everything after this in priority order is cut
                 return True
         return False
+
+
+_PREFERRED = ((0x61, 0x7A), (0x30, 0x39), (0x41, 0x5A), (0x20, 0x7E))  # a-z, 0-9, A-Z, printable
+
+
+def representative_bytes(nfa: ByteNfa, nodes) -> list[int]:
+    """One byte from each range of bytes that every BYTE node of `nodes` treats alike (edges and
+    lookbehind class both), letters first, then digits and printable ASCII: the bytes a shortest
+    path needs to try. Cached per node set on the NFA."""
+    cache = nfa.__dict__.setdefault("_representatives", {})
+    key = nodes if isinstance(nodes, (tuple, frozenset)) else tuple(nodes)
+    known = cache.get(key)
+    if known is not None:
+        return known
+    class_cuts = nfa.__dict__.get("_class_cuts")
+    if class_cuts is None:
+        byte_class = nfa.byte_class
+        class_cuts = nfa._class_cuts = [b for b in range(1, 256) if byte_class[b] != byte_class[b - 1]]
+    cuts = {0, 256, *class_cuts}
+    covered = []
+    for q in nodes:
+        for lo, hi, _ in nfa.edges[q]:
+            cuts.add(lo)
+            cuts.add(hi + 1)
+            covered.append((lo, hi))
+    bounds = sorted(cuts)
+    out = [_pick(a, b - 1) for a, b in zip(bounds, bounds[1:]) if any(lo <= a <= hi for lo, hi in covered)]
+    out.sort(key=_rank)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[key] = out
+    return out
+
+
+def _pick(a: int, b: int) -> int:
+    for lo, hi in _PREFERRED:
+        x = max(a, lo)
+        if x <= min(b, hi):
+            return x
+    return a
+
+
+def _rank(byte: int) -> tuple[int, int]:
+    for rank, (lo, hi) in enumerate(_PREFERRED):
+        if lo <= byte <= hi:
+            return rank, byte
+    return len(_PREFERRED), byte

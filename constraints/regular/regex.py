@@ -54,6 +54,10 @@ class RegexConstraint(Constraint):
     def is_accepting(self, state: DfaState) -> bool:
         return state.accepting
 
+    def shortest_completion(self, state: DfaState) -> bytes:
+        """Exact: breadth-first in the DFA, cached per state."""
+        return self.dfa.shortest_suffix(state)
+
     def __repr__(self) -> str:
         return f"regex({self.pattern!r})"
 

@@ -38,6 +38,7 @@ from lm.device.smc_decode import decoder_columns
 from lm.errors import UnsupportedModelError
 from lm.generation.device_generation import ConstrainedDecodePopulation
 from lm.generation.token_choice import accepts_token, draw_token, tempered_probabilities
+from constraints.token_budget import TokenBudget, spelled_by
 
 METHODS = ("smc", "lcd", "rerank")
 ENGINES = ("auto", "device", "general")
@@ -57,7 +58,7 @@ class ConstrainedGeneration(ppl.Model):
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
                  potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None,
-                 awrs_budget: int | None = AWRS_BUDGET):
+                 awrs_budget: int | None = AWRS_BUDGET, budget: bool = True):
         super().__init__()
         if sampler not in ("awrs", "mask", "prior"):
             raise ValueError(f"sampler must be 'awrs', 'mask' or 'prior', got {sampler!r}")
@@ -69,6 +70,10 @@ class ConstrainedGeneration(ppl.Model):
         self.llm = llm
         self.context = llm.context(prompt)
         self.constraint = constraint if constraint is not None else Anything()
+        # Token budget (issue 16): a token is viable only if the text can still finish, EOS included,
+        # within max_tokens (constraints/token_budget.py; the target is in docs/generation.md).
+        if budget:
+            self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(vocabulary_trie(llm)))
         self.state = self.constraint.start()
         self.sampler = sampler
         self.max_tokens = max_tokens
@@ -79,6 +84,7 @@ class ConstrainedGeneration(ppl.Model):
         self.awrs_budget = awrs_budget
         self.text = b""
         self.truncated = False
+        self.rejected = False  # the constraint (budget included) refused every token
         self.evaluations = 0
 
     def _mask(self) -> tuple[np.ndarray, int]:
@@ -93,6 +99,7 @@ class ConstrainedGeneration(ppl.Model):
                           awrs_budget=self.awrs_budget, mask=self._mask)
         self.evaluations += draw.evaluations
         if draw.token is None:
+            self.rejected = True
             return None, -math.inf
         self._next_state = states.get(draw.token, self.state)
         return self.llm.vocabulary.tokens[draw.token], draw.log_weight
@@ -137,7 +144,7 @@ def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: An
 
     Ordinary tokens by `trie.mask`; every end-of-sequence id iff the text is complete (the +1).
     """
-    mask, advances = trie.mask(constraint, state)
+    mask, advances = constraint.token_mask(trie, state)
     mask[list(llm.vocabulary.eos_ids)] = constraint.is_accepting(state)
     return mask, advances + 1
 
@@ -146,7 +153,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
              max_tokens: int = 128, ess_threshold: float = 0.5, resampling: str = "systematic", rng: Any = 0,
              temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
              potential: Callable[[bytes], float] | None = None, proposal: str = "awrs", engine: str = "auto",
-             on_step: Observer | None = None) -> Result:
+             on_step: Observer | None = None, budget: bool = True) -> Result:
     """Generate text continuing `prompt` under `constraint`; see the module docstring for the methods.
 
     Returns an inference Result whose `samples` are the distinct generated strings with their
@@ -158,6 +165,9 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     lm/generation/device_generation.py), "general" (ppl.Model particles over the pooled prefix-trie
     cache), or "auto" (device on CUDA when the architecture allows, general elsewhere). Both
     sample the same target. `on_step(info)` is called after every SMC step.
+    With `budget` (default) a token is viable only if the text can still finish within max_tokens
+    (constraints.token_budget.TokenBudget); a constraint whose shortest output cannot fit raises
+    BudgetTooSmall before generation.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -168,6 +178,9 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     if not isinstance(max_tokens, int) or max_tokens < 1:
         raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
     sampler = {"smc": proposal, "lcd": "mask", "rerank": "prior"}[method]
+    if budget:  # the token budget is part of the target on both paths (constraints/token_budget.py)
+        constraint = TokenBudget(constraint if constraint is not None else Anything(), max_tokens,
+                                 tokens=spelled_by(vocabulary_trie(llm)))
     threshold = ess_threshold if method == "smc" else 0.0
     decoder = _device_decoder(llm, prompt, particles, max_tokens, engine)
     if decoder is not None:
@@ -176,7 +189,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
                                   temperature=temperature, twist=twist, potential=potential, on_step=on_step)
     else:
         model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
-                                      temperature=temperature, twist=twist, potential=potential)
+                                      temperature=temperature, twist=twist, potential=potential, budget=False)
         result = smc(model, particles=particles, ess_threshold=threshold, resampling=resampling, rng=rng,
                      max_steps=max_tokens + 1, on_step=on_step)
     population = [p.trace for p in result.particles]
