@@ -26,5 +26,8 @@ class Counted(Constraint):
         self.evaluations += 1
         return self.inner.is_accepting(state)
 
+    def shortest_completion(self, state: State) -> bytes | None:
+        return self.inner.shortest_completion(state)
+
     def __repr__(self) -> str:
         return f"Counted({self.inner!r})"

@@ -39,5 +39,11 @@ class LiteralPrefix(Constraint):
         owed, inner_state = state
         return not owed and self.inner.is_accepting(inner_state)
 
+    def shortest_completion(self, state: State) -> bytes | None:
+        """The bytes still owed, then the inner constraint's shortest completion."""
+        owed, inner_state = state
+        rest = self.inner.shortest_completion(inner_state)
+        return None if rest is None else owed + rest
+
     def __repr__(self) -> str:
         return f"LiteralPrefix({self.prefix!r}, {self.inner!r})"

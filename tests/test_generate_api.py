@@ -149,7 +149,7 @@ def test_result_prints_for_terminal_json_and_jupyter(tiny):
     assert record["log_ml"] == result.log_ml and record["ess"] == result.ess and record["method"] == "smc"
     markup = lm.generate(tiny, "b", regex="(ab|ba|b)", particles=2, max_tokens=3, rng=0)._repr_html_()
     assert "<table>" in markup and "log-ML" in markup
-    dead = lm.generate(tiny, "b", regex="zzz", particles=2, max_tokens=3, rng=0)
+    dead = lm.generate(tiny, "b", regex="zzz", particles=2, max_tokens=5, rng=0)
     assert "no samples: no valid continuation" in str(dead)
     assert json.loads(json.dumps(dead.to_dict(), allow_nan=False))["log_ml"] is None
     with pytest.raises(ValueError, match="no text was generated: no valid continuation"):
@@ -189,8 +189,15 @@ def test_dead_rerank_names_the_method_to_use_instead(tiny):
 
 
 def test_dead_max_tokens(builtin):
-    result = lm.generate(builtin, "Story: ", regex="[a-z ]{40}", particles=3, max_tokens=4, rng=0)
+    result = lm.generate(builtin, "Story: ", regex="[a-z ]{40}", particles=3, max_tokens=4, rng=0, budget=False)
     assert result.all_dead and "3 of 3 particles reached max_tokens=4" in result.message and "raise max_tokens" in result.message
+
+
+def test_with_the_token_budget_an_output_that_cannot_fit_is_an_error_up_front(builtin):
+    from constraints.token_budget import BudgetTooSmall
+
+    with pytest.raises(BudgetTooSmall, match="shortest output .* is 41 bytes"):
+        lm.generate(builtin, "Story: ", regex="[a-z ]{40}", particles=3, max_tokens=4, rng=0)
 
 
 def test_dead_condition(tiny):
@@ -199,7 +206,7 @@ def test_dead_condition(tiny):
 
 
 def test_dead_context_window(tiny):
-    result = lm.generate(tiny, "b" * 60, regex="a{100}", particles=2, max_tokens=100, rng=0)
+    result = lm.generate(tiny, "b" * 60, regex="a{100}", particles=2, max_tokens=100, rng=0, budget=False)
     assert result.all_dead and "filled the model's context window of 64 tokens" in result.message
 
 
@@ -208,7 +215,7 @@ def test_dead_causes_are_ranked(tiny):
     from lm.generation.dead_particles import dead_message
 
     constraint_dead = lm.generate(tiny, "b", regex="zzz", particles=1, max_tokens=5, rng=0).particles[0].trace
-    budget_dead = lm.generate(tiny, "b", regex="a{30}", particles=1, max_tokens=3, rng=0).particles[0].trace
+    budget_dead = lm.generate(tiny, "b", regex="a{30}", particles=1, max_tokens=3, rng=0, budget=False).particles[0].trace
     message = dead_message([budget_dead, budget_dead, constraint_dead], method="smc", max_tokens=3, window=None)
     assert message.index("2 of 3 particles reached max_tokens=3") < message.index("1 of 3 particles reached a point")
 
