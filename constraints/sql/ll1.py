@@ -91,6 +91,8 @@ class LL1:
         if conflicts:
             raise GrammarError("not LL(1): " + "; ".join(conflicts))
         self.start_stack = (self.index[start], None)
+        self._nullable_ids = frozenset(self.index[name] for name in self.nullable)
+        self._expected: dict[tuple, frozenset] = {}
 
     def _encode(self, symbol: str, actions: dict[str, Action]):
         if symbol[0] == "@":
@@ -199,6 +201,15 @@ class LL1:
 
     def feed_prefix(self, stack, sem, term: str, text: str) -> bool:
         """Whether some token of class `term` whose text starts with `text` can come next."""
+        context = self.prefix_context(stack, sem, term)
+        if context is None:
+            return False
+        action, sem = context
+        return action is None or action.prefix(sem, (term, text))
+
+    def prefix_context(self, stack, sem, term: str):
+        """Where a token of class `term` would be read next: None if it cannot come next,
+        else (the action that checks it, or None if none does, the semantic value there)."""
         table, default = self.table, self.default
         while stack is not None:
             symbol, rest = stack
@@ -208,39 +219,44 @@ class LL1:
                 if production is None:
                     production = default[symbol]
                     if production is None:
-                        return False
+                        return None
                 stack = rest
                 for s in production:
                     stack = (s, stack)
             elif kind is str:
                 if symbol != term:
-                    return False
+                    return None
                 if rest is not None and type(rest[0]) is Action and rest[0].prefix is not None:
-                    return rest[0].prefix(sem, (term, text))
-                return True
+                    return rest[0], sem
+                return None, sem
             else:
                 sem = symbol.run(sem)
                 if sem is None:
-                    return False
+                    return None
                 stack = rest
-        return False
+        return None
 
     def expected(self, stack) -> frozenset:
         """The terminals that may come next, by the grammar alone (actions not consulted)."""
-        found: set = set()
+        symbols = []
         while stack is not None:
-            symbol, rest = stack
+            symbol, stack = stack
             kind = type(symbol)
             if kind is str:
-                found.add(symbol)
-                return frozenset(found)
+                symbols.append(symbol)
+                break
             if kind is int:
-                name = self.names[symbol]
-                found |= self.first[name]
-                if name not in self.nullable:
-                    return frozenset(found)
-            stack = rest
-        return frozenset(found)
+                symbols.append(symbol)
+                if symbol not in self._nullable_ids:
+                    break
+        key = tuple(symbols)
+        found = self._expected.get(key)
+        if found is None:
+            terminals: set = set()
+            for symbol in key:
+                terminals |= {symbol} if type(symbol) is str else self.first[self.names[symbol]]
+            found = self._expected[key] = frozenset(terminals)
+        return found
 
 
 def _terminal(symbol: str) -> str:

@@ -41,13 +41,25 @@ _EOF_TOKEN = Token(EOF)
 class SqlState:
     """A prefix read so far: the unfinished token, the parser stack and the semantic value.
 
-    Immutable; `expected` caches the terminals the stack allows next (same stack, same set).
+    Immutable. States that differ only in their unfinished token share one `Lookahead`.
     """
 
-    __slots__ = ("partial", "stack", "sem", "expected")
+    __slots__ = ("partial", "stack", "sem", "lookahead")
 
-    def __init__(self, partial: Partial | None, stack, sem: Sem, expected: frozenset | None = None):
-        self.partial, self.stack, self.sem, self.expected = partial, stack, sem, expected
+    def __init__(self, partial: Partial | None, stack, sem: Sem, lookahead: "Lookahead | None" = None):
+        self.partial, self.stack, self.sem, self.lookahead = partial, stack, sem, lookahead
+
+
+class Lookahead:
+    """What may come after one parser state, worked out once and kept: the expected
+    terminals, the keywords that pass, and where a token of each class would be checked."""
+
+    __slots__ = ("expected", "keywords", "contexts")
+
+    def __init__(self, expected: frozenset):
+        self.expected = expected
+        self.keywords: dict[str, bool] = {}
+        self.contexts: dict[str, object] = {}
 
 
 class SqlConstraint(Constraint):
@@ -71,7 +83,7 @@ class SqlConstraint(Constraint):
         return self._start
 
     def advance(self, state: SqlState, chunk: bytes) -> SqlState | None:
-        partial, stack, sem, expected = state.partial, state.stack, state.sem, state.expected
+        partial, stack, sem, lookahead = state.partial, state.stack, state.sem, state.lookahead
         step, feed = self.lexer.step, self.parser.feed
         for byte in chunk:
             try:
@@ -83,32 +95,42 @@ class SqlConstraint(Constraint):
                 if fed is None:
                     return None
                 stack, sem = fed
-                expected = None
+                lookahead = None
         if partial is not None:
-            if expected is None:
-                expected = self.parser.expected(stack)
-            if not self._may_complete(partial, stack, sem, expected):
+            if lookahead is None:
+                lookahead = Lookahead(self.parser.expected(stack))
+            if not self._may_complete(partial, stack, sem, lookahead):
                 return None
-        return SqlState(partial, stack, sem, expected)
+        return SqlState(partial, stack, sem, lookahead)
 
-    def _may_complete(self, partial: Partial, stack, sem: Sem, expected: frozenset) -> bool:
+    def _may_complete(self, partial: Partial, stack, sem: Sem, lookahead: Lookahead) -> bool:
         """Some token that `partial` may still become can come next."""
-        feed = self.parser.feed
+        expected = lookahead.expected
         for completion in self.lexer.completions(partial):
             if isinstance(completion, Token):
-                if completion.term in expected and feed(stack, sem, completion) is not None:
+                if completion.term in expected and self.parser.feed(stack, sem, completion) is not None:
                     return True
             elif completion[0] == "keyword":
                 start = completion[1]
                 keywords = self._keywords_in(expected)
                 at = bisect.bisect_left(keywords, start)
                 while at < len(keywords) and keywords[at].startswith(start):
-                    if feed(stack, sem, KEYWORD_TOKENS[keywords[at]]) is not None:
+                    keyword = keywords[at]
+                    passes = lookahead.keywords.get(keyword)
+                    if passes is None:
+                        passes = self.parser.feed(stack, sem, KEYWORD_TOKENS[keyword]) is not None
+                        lookahead.keywords[keyword] = passes
+                    if passes:
                         return True
                     at += 1
             else:
                 _, term, text = completion
-                if term in expected and self.parser.feed_prefix(stack, sem, term, text):
+                if term not in expected:
+                    continue
+                context = lookahead.contexts.get(term, False)
+                if context is False:
+                    context = lookahead.contexts[term] = self.parser.prefix_context(stack, sem, term)
+                if context is not None and (context[0] is None or context[0].prefix(context[1], (term, text))):
                     return True
         return False
 

@@ -27,7 +27,8 @@ from constraints.sql.sql_schema import Schema
 _INT32 = 2 ** 31
 _INT64_MAX = 2 ** 63 - 1
 COLLATIONS = ("binary", "nocase", "rtrim")
-_TERM_LIMIT = 24  # an ORDER/GROUP BY term longer than this is never a bare position or name
+_TERM_LIMIT = 400  # ORDER/GROUP BY term tokens kept; a longer term is refused (see _position)
+_SUBQUERY = Token("SUBQUERY")  # stands in a recorded term for a subquery's tokens
 COMPLEX = "complex"
 _CLOSED_TO_OUTER = ("group", "order", "corder")
 
@@ -208,7 +209,7 @@ class Scope:
         outer = top.outer if kind == "from" else level
         frames = sem.frames
         if type(top.term) is tuple:
-            frames = frames[:-1] + (top._replace(term=COMPLEX),)
+            frames = frames[:-1] + (top._replace(term=top.term + (_SUBQUERY,)),)
         return sem._replace(frames=frames + (Frame(kind, outer),))
 
     def a_sub_scalar(self, sem: Sem) -> Sem | None:
@@ -390,6 +391,8 @@ class Scope:
             if item.star == "*":
                 if not top.bindings:
                     return None  # "no tables specified"
+                if top.right_join and any(b.hidden for b in top.bindings):
+                    return None  # sqlite may find a RIGHT/FULL JOIN's USING column ambiguous
                 chosen = [(i, b) for i, b in enumerate(top.bindings)]
             else:
                 chosen = [(i, b) for i, b in enumerate(top.bindings) if b.name == item.star]
@@ -765,7 +768,9 @@ def _and_with_zero(tokens: tuple) -> bool:
 def _position(term) -> int | None:
     """The result column number an ORDER/GROUP BY term is, as sqlite reads a term that is an
     integer (with signs and parentheses around it) fitting 32 bits; None if it is not one."""
-    if term is COMPLEX or not term:
+    if term is COMPLEX:
+        return 0  # too long to tell: refused
+    if not term:
         return None
     if _and_with_zero(term):
         return 0  # sqlite folds `x AND 0` into the integer 0 while parsing
