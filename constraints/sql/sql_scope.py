@@ -531,6 +531,9 @@ class Scope:
                 if ref.joined is not None and found >= ref.joined and (frame.right_join or ref.outer_join):
                     return None  # "ON clause references tables to its right"
                 return frames
+            if ref.joined is not None and ref.qualifier is None and level == start:
+                if any(item.alias == ref.column for item in frame.items):
+                    return None  # sqlite binds it to the result alias: left out of the language
             if ref.qualifier is None and self._aliases_visible(frame):
                 for item in frame.items:
                     if item.alias == ref.column:
