@@ -192,9 +192,10 @@ REJECTED = [
     ("SELECT T1.Name FROM singer AS T2", 32),
     ("SELECT Singer_ID FROM singer JOIN song ON 1", 43),  # ambiguous column name
     ("SELECT singer.Name FROM singer AS T1", 36),  # the table has an alias
-    ("SELECT Name FROM singer ORDER BY count(*)", 38),  # aggregate in a non-aggregate query
+    ("SELECT Name FROM singer ORDER BY count(*)", 35),  # no aggregate here: `cou` begins no name
     ("SELECT Name FROM singer ORDER BY 2", 34),  # no second result column
-    ("SELECT Name FROM singer WHERE count(*) > 1", 35),  # aggregate in WHERE
+    ("SELECT Name FROM singer WHERE count(*) > 1", 32),  # aggregate in WHERE
+    ("SELECT Name FROM singer WHERE max(Birth_Year) > 1", 44),  # max of one argument: an aggregate
     ("SELECT count(max(Sales)) FROM song", 22),  # nested aggregate
     ("SELECT Name FROM singer UNION SELECT Name, Citizenship FROM singer", 41),  # widths differ
     ("SELECT Name FROM singer WHERE Singer_ID IN (SELECT Singer_ID, Title FROM song)", 60),

@@ -183,10 +183,12 @@ class SqlConstraint(Constraint):
         states: dict[bytes, object] = {b"": canonical.start()}
 
         def twist(text: bytes) -> float:
-            known = max((k for k in states if text.startswith(k)), key=len)
-            state = states[known]
-            if state is not None and len(text) > len(known):
-                state = canonical.advance(state, text[len(known):])
+            known = len(text)
+            while text[:known] not in states:  # the longest prefix already read (b"" is)
+                known -= 1
+            state = states[text[:known]]
+            if state is not None and known < len(text):
+                state = canonical.advance(state, text[known:])
                 if len(states) > 4096:
                     states.clear()
                     states[b""] = canonical.start()

@@ -150,6 +150,7 @@ class Scope:
         self.column_set = frozenset(self.columns)
         self.functions = functions
         self.function_names = sorted(functions)
+        self.scalar_names = sorted(n for n, f in functions.items() if f.kind != "aggregate")
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -435,7 +436,7 @@ class Scope:
         top = self._top(sem)
         level = len(sem.frames) - 1
         if token.term != DQ and not self._open(sem.frames, level):
-            if token.key not in self._visible_names(sem.frames, level) and token.key not in self.functions:
+            if token.key not in self._visible_names(sem.frames, level) and token.key not in self._callable(top):
                 return None
         return self._set(sem, top._replace(held=token))
 
@@ -445,9 +446,15 @@ class Scope:
         if term == DQ or self._open(sem.frames, level):
             return True
         prefix = fold(text)
-        if self._starts(self.function_names, prefix):
+        if any(name.startswith(prefix) for name in self._callable(self._top(sem))):
             return True
         return any(name.startswith(prefix) for name in self._visible_names(sem.frames, level))
+
+    def _callable(self, frame: Frame) -> list[str]:
+        """The functions a call may name here: aggregate-only ones only where aggregates may be."""
+        if self._aggregate_allowed(frame) and not any(c.aggregate for c in frame.calls):
+            return self.function_names
+        return self.scalar_names
 
     def a_qualifier(self, sem: Sem) -> Sem | None:
         level = len(sem.frames) - 1
