@@ -219,7 +219,7 @@ def report(rows: list[dict], tokens: str, samples: int, command: str) -> str:
         "# SQL constraint on the Spider dev databases",
         "",
         f"Command: `{command}` (2-core machine shared with other jobs: timings are wall clock",
-        f"and noisy; the before/after ratios are measured in the same run, query by query).",
+        "and noisy; the before/after ratios are measured in the same run, query by query).",
         f"Tokens: {tokens}. The constraint is the language of docs/sql.md; the previous one",
         "accepted a single spelling (the Lark grammar still available as `.grammar`).",
         "",

@@ -6,6 +6,8 @@ literals), the constraint's own parser keeps those it accepts, and one is drawn;
 of the query becomes likelier as it grows. Tokens are laid out with random whitespace and
 letter case, so samples exercise the layout freedom too. Every sample is accepted by the
 constraint by construction; running it on sqlite checks the constraint's soundness.
+`mutants` makes corrupted (and re-laid-out) copies of real queries, whose sqlite verdict the
+constraint must match.
 """
 from __future__ import annotations
 

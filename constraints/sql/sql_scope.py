@@ -10,9 +10,9 @@ A reference is checked when it is read if the FROM clause it may bind to is comp
 clause, and ON, which sqlite resolves against the whole FROM clause) it waits in `pending`
 and is checked as soon as that FROM clause ends. Names resolve as sqlite resolves them: the
 innermost frame first, then the frames around it (a FROM subquery skips the query whose
-FROM it is in; GROUP BY and ORDER BY see no outer query), an unqualified name must match exactly one table of a frame, result
-aliases are visible in WHERE, GROUP BY, HAVING and ORDER BY, and a double-quoted name that
-matches nothing is a string. Each `a_*` method is an action: it returns the new Sem or
+FROM it is in; GROUP BY and ORDER BY see no outer query), an unqualified name must match
+exactly one table of a frame, result aliases are visible in WHERE, GROUP BY, HAVING and
+ORDER BY, and a double-quoted name that matches nothing is a string. Each `a_*` method is an action: it returns the new Sem or
 None to reject; each `p_*` method is its prefix test for a token still being read.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import bisect
 from typing import NamedTuple
 
 from constraints.sql.sql_functions import Function
-from constraints.sql.sql_lexer import DQ, ID, NUM, QID, STR, Token, fold
+from constraints.sql.sql_lexer import DQ, ID, NUM, QID, Token, fold
 from constraints.sql.sql_schema import Schema
 
 _INT32 = 2 ** 31
@@ -97,6 +97,9 @@ class Ref(NamedTuple):
 
 
 class Frame(NamedTuple):
+    """One SELECT statement being read (a query or subquery): its current SELECT's scope,
+    result columns and clause, and what its compound members so far require."""
+
     kind: str                      # top, scalar, in, exists, from
     outer: int                     # the frame names resolve in next (-1: none)
     clause: str = "select"         # select, from, on, after, where, group, having, order, corder, limit
@@ -124,6 +127,9 @@ class Frame(NamedTuple):
 
 
 class Sem(NamedTuple):
+    """The semantic value: the frames around the current token (innermost last), the token
+    just read and how many tokens were read."""
+
     frames: tuple
     last: Token | None = None
     count: int = 0
