@@ -7,7 +7,7 @@ and z, LogNormal (a Normal on the log scale) for the positive tau and sigma; its
 a pytree of locations and log-scales. Every choice is reparameterizable, so vi.fit jits the
 whole optimization step.
 
-Run from the repository root: python -m examples.hierarchical_regression_vi
+Run: python examples/hierarchical_regression_vi.py
 """
 from __future__ import annotations
 
@@ -16,9 +16,13 @@ import numpy as np
 import optax
 
 import ppl
-from examples.hierarchical_regression_nuts import GROUPS, TRUTH, hierarchical_regression, synthetic_data
 from inference import vi
 from ppl import dist
+
+try:
+    from examples.hierarchical_regression_nuts import GROUPS, TRUTH, hierarchical_regression, synthetic_data
+except ModuleNotFoundError:  # run as a script, beside its sibling: python examples/hierarchical_regression_vi.py
+    from hierarchical_regression_nuts import GROUPS, TRUTH, hierarchical_regression, synthetic_data
 
 POSITIVE = ("tau", "sigma")  # latents with a LogNormal guide
 

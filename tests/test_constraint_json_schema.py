@@ -566,3 +566,93 @@ def test_pending_character_counts_toward_max_length():
     c = json_schema({"type": "string", "maxLength": 1})
     assert not c.viable(b'"a\\') and not c.viable(b'"a\xc3') and not c.viable(b'"a\\u00')
     assert c.viable(b'"\\ud83d\\') and c.accepts(b'"\\ud83d\\ude00"') and not c.viable(b'"\\ud83d\\ude00\\')
+
+
+# ---- patterns with lookarounds and word boundaries ----------------------------------------------
+
+_ALPHABET = "ain_ "
+
+
+def _texts(length: int):
+    for size in range(length + 1):
+        for chars in itertools.product(_ALPHABET, repeat=size):
+            yield "".join(chars)
+
+
+def _random_patterns(rng: random.Random, count: int) -> list[str]:
+    """Small patterns mixing lookarounds (with anchors inside), \\b, \\B, \\Z and anchors."""
+    import re
+    atoms = ["a", "n", "i", "_", ".", "\\w", "[a-n]", "a*", "n+", "(?:an|i)", "\\b", "\\B"]
+    inner = atoms + ["$", "\\Z", "^"]
+    looks = ["(?={})", "(?!{})", "(?<=a)", "(?<!n)", "(?<=\\w)", "(?<!\\b)"]
+    found = []
+    while len(found) < count:
+        body = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 3)))
+        look = rng.choice(looks)
+        look = look.format("".join(rng.choice(inner) for _ in range(rng.randint(1, 3)))) if "{}" in look else look
+        at = rng.randint(0, len(body))
+        pattern = rng.choice(["", "^"]) + body[:at] + look + body[at:] + rng.choice(["", "$", "\\b", "\\B", "\\Z"])
+        try:
+            re.compile(pattern)
+        except re.error:
+            continue
+        found.append(pattern)
+    return found
+
+
+def test_pattern_prefixes_with_lookarounds_and_boundaries_brute_force():
+    """Every prefix of every string (alphabet of 5, up to 4 characters) that `re.search`
+    matches is viable, and exactly those strings are accepted, for `pattern` and for keys
+    under `patternProperties`."""
+    import re
+    patterns = [r"^(?!in$)[a-z_]+$", r"^in\B", r"\bin\b", r"(?<=a)a*$", r"^(?!.*aa)[a-z]+$", r"\b",
+                r"^(?=.*n$)", r"^\w+(?<!_)$"] + _random_patterns(random.Random(11), 60)
+    texts = list(_texts(4))
+    for pattern in patterns:
+        compiled = re.compile(pattern)
+        value = json_schema({"type": "string", "pattern": pattern})
+        keys = json_schema({"type": "object", "patternProperties": {pattern: {"type": "integer"}},
+                            "additionalProperties": False})
+        for text in texts:
+            matches = compiled.search(text) is not None
+            assert value.accepts(json.dumps(text).encode()) == matches, (pattern, text)
+            assert keys.accepts(json.dumps({text: 1}).encode()) == matches, (pattern, text)
+            if matches:
+                for end in range(len(text) + 1):
+                    assert value.viable(b'"' + text[:end].encode()), (pattern, text[:end])
+                    assert keys.viable(b'{"' + text[:end].encode()), (pattern, text[:end])
+
+
+def test_lookahead_anchor_keeps_pruning_elsewhere():
+    """The issue's case: `integer` is accepted, `in` refused at its close; prefixes that no
+    continuation can match are still pruned at their first character."""
+    constraint = json_schema({"type": "string", "pattern": "^(?!in$)[a-z_]+$"})
+    assert constraint.accepts(b'"integer"') and constraint.viable(b'"in')
+    assert not constraint.accepts(b'"in"')
+    assert not constraint.viable(b'"I')
+
+
+def test_prefix_pattern_relaxes_only_what_it_must():
+    from constraints.json.json_patterns import prefix_pattern
+    assert prefix_pattern(r"^(?!in$)[a-z_]+$") == r"^(?:)[a-z_]+$"
+    assert prefix_pattern(r"^\bab\B[\b(?=x)]$") == r"^(?:)ab(?:)[\b(?=x)]$"  # classes untouched
+    assert prefix_pattern(r"^a(?<=(?:a))\d") == r"^a(?:)\d"
+    assert prefix_pattern(r"^(?=(a))\1") is None  # a capture a backreference may use
+    assert prefix_pattern(r"(?x) a (?=b)") is None
+    assert prefix_pattern(r"(?x) a b") == r"(?x) a b"
+    assert prefix_pattern(r"^\d{3}-\d{4}$") == r"^\d{3}-\d{4}$"
+
+
+def test_exponent_numbers_accepted_where_the_number_mode_allows():
+    """`json.dumps` writes small and large floats with an exponent: accepted under
+    numbers="json" (the default for whitespace="any"), refused under "plain" (the default
+    for generation), where `c.dumps` writes the plain spelling."""
+    schema = {"type": "object", "properties": {"x": {"type": "number", "maximum": 1}}}
+    document = {"x": 1e-06}
+    assert json.dumps(document) == '{"x": 1e-06}'
+    assert json_schema(schema, numbers="json").accepts(json.dumps(document).encode())
+    assert json_schema(schema, whitespace="any").accepts(json.dumps(document, indent=2).encode())
+    plain = json_schema(schema)
+    assert not plain.accepts(json.dumps(document).encode())
+    assert plain.accepts(plain.dumps(document))
+    assert not json_schema(schema, numbers="json").accepts(json.dumps({"x": 1e+20}).encode())

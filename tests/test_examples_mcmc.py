@@ -6,10 +6,12 @@ import pytest
 from scipy import stats
 
 from inference.jax_density import traced_parameters_supported
+from extras import require
 
 
 @pytest.mark.skipif(not traced_parameters_supported(), reason="needs the ppl hook for traced parameters (docs/mcmc.md)")
 def test_hierarchical_regression_nuts_example():
+    require("arviz", "mcmc")  # ESS/R-hat and summaries come from ArviZ
     from examples import hierarchical_regression_nuts as example
 
     out = example.main()

@@ -15,6 +15,7 @@ from ppl import dist
 from inference.kernel_combinators import cycle
 from inference.kernels import mh_proposal
 from inference.mcmc import mcmc
+from extras import require
 
 Y = np.array([0.9, 2.2, 1.4, 0.3, 1.8])
 COUNTS = np.array([2, 0, 3, 1])
@@ -36,6 +37,7 @@ def random_walk(address: str, step: float):
 
 
 def test_random_walk_mh_recovers_conjugate_posterior_means():
+    require("arviz", "mcmc")  # ESS/R-hat and summaries come from ArviZ
     precision = 1 / 1.5 ** 2 + len(Y)
     truth = {"mu": stats.norm(Y.sum() / precision, precision ** -0.5),
              "lam": stats.gamma(2.0 + COUNTS.sum(), scale=1 / (1.0 + len(COUNTS)))}

@@ -21,6 +21,7 @@ from numpyro.distributions.transforms import biject_to
 
 from inference.jax_density import UnconstrainedDensity, traced_parameters_supported
 from inference.nuts import nuts
+from extras import require
 
 needs_traced_parameters = pytest.mark.skipif(
     not traced_parameters_supported(),
@@ -134,6 +135,7 @@ def check_posterior_means(result) -> None:
 
 @needs_traced_parameters
 def test_nuts_recovers_conjugate_posterior_means():
+    require("arviz", "mcmc")  # ESS/R-hat and summaries come from ArviZ
     result = nuts(three_conjugate_models, Y, FLIPS, COUNTS, steps=400, warmup=300, chains=2, rng=11)
     assert result.samples("mu").shape == (2, 400)
     assert result.stats["diverging"].sum() == 0
@@ -148,5 +150,6 @@ def test_nuts_recovers_conjugate_posterior_means():
 
 @needs_traced_parameters
 def test_hmc_recovers_conjugate_posterior_means():
+    require("arviz", "mcmc")  # ESS/R-hat and summaries come from ArviZ
     result = nuts(three_conjugate_models, Y, FLIPS, COUNTS, steps=400, warmup=300, chains=2, rng=5, algorithm="hmc")
     check_posterior_means(result)

@@ -35,6 +35,7 @@ from jsonschema.validators import validator_for
 from constraints.base import ConstraintError
 from constraints.json.json_formats import PREFIX_PATTERNS, SPEC_FORMATS, format_checker, is_checked
 from constraints.json.json_numbers import Bounds, Candidates, exact
+from constraints.json.json_patterns import prefix_pattern
 from constraints.json.json_strings import continues_with
 
 TRUE, FALSE = 0, 1
@@ -644,10 +645,12 @@ class CompiledSchema:
         return self._python_regex[pattern]
 
     def partial_regex(self, pattern: str) -> Any:
-        """The pattern in the `regex` module (partial matching), or None if it won't compile."""
+        """The pattern, relaxed for prefix tests (json_patterns.py), in the `regex` module
+        (partial matching), or None if it won't compile: then prefixes are not pruned by it."""
         if pattern not in self._partial_regex:
+            relaxed = prefix_pattern(pattern)
             try:
-                self._partial_regex[pattern] = regex.compile(pattern)
+                self._partial_regex[pattern] = regex.compile(relaxed) if relaxed is not None else None
             except Exception:
                 self._partial_regex[pattern] = None
         return self._partial_regex[pattern]

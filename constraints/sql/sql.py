@@ -1,49 +1,201 @@
-"""The SQL constraint: SELECT queries that sqlite can run over one database's schema.
+"""The SQL constraint: SELECT statements over one database's schema, as sqlite reads them.
 
-The schema (from a sqlite file or DDL) is turned into a Lark grammar whose table and
-column names are those of the schema, scoped to each query's FROM clause, and the grammar
-is recognized incrementally by `LarkConstraint`. Layout and coverage: docs/sql.md.
+Bytes go through sqlite's tokenizer (`sql_lexer`), tokens through an LL(1) parser of the
+SELECT syntax (`sql_syntax`, `ll1`) whose actions check names and scopes against the
+schema (`sql_scope`). The prefix test is exact for the language of docs/sql.md: a prefix
+is refused as soon as no accepted query starts with it. `grammar` and `canonical_twist`
+give the single-spelling Lark grammar of `sql_grammar.py`, for tools that need a
+context-free grammar and for generation that prefers one spelling.
 """
 from __future__ import annotations
 
+import bisect
 import re
+from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
-from constraints.base import Constraint, State
-from constraints.grammar.lark_grammar import LarkConstraint
-from constraints.sql.sql_grammar import sql_grammar
+from constraints.base import Constraint
+from constraints.sql.ll1 import LL1, Action
+from constraints.sql.sql_functions import sqlite_functions
+from constraints.sql.sql_lexer import EOF, KEYWORD_TOKENS, KEYWORDS, LexError, Lexer, Partial, Token
 from constraints.sql.sql_schema import Schema, read_schema
+from constraints.sql.sql_scope import Scope, Sem
+from constraints.sql.sql_syntax import GREEDY, SQL_GRAMMAR
 
 _DDL_START = re.compile(r"\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(?:CREATE|PRAGMA|BEGIN)\b", re.I | re.S)
 
+# Keywords sqlite refuses as a column alias after AS (`SELECT 1 AS <word>`), found by trying
+# each; every other keyword may follow AS (tests/test_sql_language.py checks the list).
+ALIAS_REJECTED = frozenset(
+    """ADD ALL ALTER AND AS AUTOINCREMENT BETWEEN CASE CHECK COLLATE COMMIT CONSTRAINT CREATE
+    DEFAULT DEFERRABLE DELETE DISTINCT DROP ELSE ESCAPE EXCEPT EXISTS FOREIGN FROM GROUP HAVING
+    IN INDEX INSERT INTERSECT INTO IS ISNULL JOIN LIMIT NOT NOTHING NOTNULL NULL ON OR ORDER
+    PRIMARY REFERENCES RETURNING SELECT SET TABLE THEN TO TRANSACTION UNION UNIQUE UPDATE USING
+    VALUES WHEN WHERE""".split()
+)
+_ALIAS_RULE = "as_alias : ID | QID | DQ | STR | " + " | ".join(sorted(KEYWORDS - ALIAS_REJECTED)) + "\n"
+_EOF_TOKEN = Token(EOF)
+
+
+class SqlState:
+    """A prefix read so far: the unfinished token, the parser stack and the semantic value.
+
+    Immutable. States that differ only in their unfinished token share one `Lookahead`.
+    """
+
+    __slots__ = ("partial", "stack", "sem", "lookahead")
+
+    def __init__(self, partial: Partial | None, stack, sem: Sem, lookahead: "Lookahead | None" = None):
+        self.partial, self.stack, self.sem, self.lookahead = partial, stack, sem, lookahead
+
+
+class Lookahead:
+    """What may come after one parser state, worked out once and kept: the expected
+    terminals, the keywords that pass, and where a token of each class would be checked."""
+
+    __slots__ = ("expected", "keywords", "contexts")
+
+    def __init__(self, expected: frozenset):
+        self.expected = expected
+        self.keywords: dict[str, bool] = {}
+        self.contexts: dict[str, object] = {}
+
 
 class SqlConstraint(Constraint):
-    """SELECT queries over a schema, in the single-space layout of docs/sql.md.
-
-    States are those of the wrapped `LarkConstraint` over the generated grammar text.
-    """
+    """SELECT statements that prepare and run on the schema; see docs/sql.md for the language."""
 
     def __init__(self, schema: Schema, *, max_join_tables: int = 4, max_compound_columns: int = 4):
         self.schema = schema
-        self.grammar = sql_grammar(
-            schema, max_join_tables=max_join_tables, max_compound_columns=max_compound_columns
-        )
-        self.lark = LarkConstraint(self.grammar, start="start")
+        self.scope = Scope(schema, sqlite_functions())
+        actions = {}
+        for name in dir(self.scope):
+            if name.startswith("a_"):
+                actions[name[2:]] = Action(name[2:], getattr(self.scope, name),
+                                           getattr(self.scope, "p_" + name[2:], None))
+        self.parser = LL1(SQL_GRAMMAR + _ALIAS_RULE, actions, "start", GREEDY)
+        self.lexer = Lexer()
+        self._canonical_options = {"max_join_tables": max_join_tables, "max_compound_columns": max_compound_columns}
+        self._start = SqlState(None, self.parser.start_stack, Sem(()))
+        self._keyword_lists: dict[frozenset, list[str]] = {}
 
-    def start(self) -> State:
-        return self.lark.start()
+    def start(self) -> SqlState:
+        return self._start
 
-    def advance(self, state: State, chunk: bytes) -> State | None:
-        return self.lark.advance(state, chunk)
+    def advance(self, state: SqlState, chunk: bytes) -> SqlState | None:
+        partial, stack, sem, lookahead = state.partial, state.stack, state.sem, state.lookahead
+        step, feed = self.lexer.step, self.parser.feed
+        for byte in chunk:
+            try:
+                tokens, partial = step(partial, byte)
+            except LexError:
+                return None
+            for token in tokens:
+                fed = feed(stack, sem, token)
+                if fed is None:
+                    return None
+                stack, sem = fed
+                lookahead = None
+        if partial is not None:
+            if lookahead is None:
+                lookahead = Lookahead(self.parser.expected(stack))
+            if not self._may_complete(partial, stack, sem, lookahead):
+                return None
+        return SqlState(partial, stack, sem, lookahead)
 
-    def is_accepting(self, state: State) -> bool:
-        return self.lark.is_accepting(state)
+    def _may_complete(self, partial: Partial, stack, sem: Sem, lookahead: Lookahead) -> bool:
+        """Some token that `partial` may still become can come next."""
+        expected = lookahead.expected
+        for completion in self.lexer.completions(partial):
+            if isinstance(completion, Token):
+                if completion.term in expected and self.parser.feed(stack, sem, completion) is not None:
+                    return True
+            elif completion[0] == "keyword":
+                start = completion[1]
+                keywords = self._keywords_in(expected)
+                at = bisect.bisect_left(keywords, start)
+                while at < len(keywords) and keywords[at].startswith(start):
+                    keyword = keywords[at]
+                    passes = lookahead.keywords.get(keyword)
+                    if passes is None:
+                        passes = self.parser.feed(stack, sem, KEYWORD_TOKENS[keyword]) is not None
+                        lookahead.keywords[keyword] = passes
+                    if passes:
+                        return True
+                    at += 1
+            else:
+                _, term, text = completion
+                if term not in expected:
+                    continue
+                context = lookahead.contexts.get(term, False)
+                if context is False:
+                    context = lookahead.contexts[term] = self.parser.prefix_context(stack, sem, term)
+                if context is not None and (context[0] is None or context[0].prefix(context[1], (term, text))):
+                    return True
+        return False
 
-    def viable(self, prefix: bytes) -> bool:
-        return self.lark.viable(prefix)
+    def _keywords_in(self, expected: frozenset) -> list[str]:
+        """The keywords among `expected`, sorted (a few dozen distinct sets occur: cached)."""
+        found = self._keyword_lists.get(expected)
+        if found is None:
+            found = self._keyword_lists[expected] = sorted(t for t in expected if t in KEYWORD_TOKENS)
+        return found
 
-    def accepts(self, string: bytes) -> bool:
-        return self.lark.accepts(string)
+    def is_accepting(self, state: SqlState) -> bool:
+        stack, sem = state.stack, state.sem
+        try:
+            last = self.lexer.finish(state.partial)
+        except LexError:
+            return False
+        if last is not None:
+            fed = self.parser.feed(stack, sem, last)
+            if fed is None:
+                return False
+            stack, sem = fed
+        return self.parser.feed(stack, sem, _EOF_TOKEN) is not None
+
+    def first_rejected_byte(self, text: bytes) -> int | None:
+        """The offset of the first byte at which `text` stops being a viable prefix (len(text)
+        if the whole text is viable but not accepted); None if `text` is accepted."""
+        state = self.start()
+        for offset in range(len(text)):
+            state = self.advance(state, text[offset:offset + 1])
+            if state is None:
+                return offset
+        return None if self.is_accepting(state) else len(text)
+
+    @cached_property
+    def grammar(self) -> str:
+        """The Lark grammar of one canonical spelling (sql_grammar.py): a sublanguage of this one."""
+        from constraints.sql.sql_grammar import sql_grammar
+        return sql_grammar(self.schema, **self._canonical_options)
+
+    @cached_property
+    def canonical(self) -> Constraint:
+        """The canonical spelling as a constraint (a Lark grammar; slow to build: seconds)."""
+        from constraints.grammar.lark_grammar import LarkConstraint
+        return LarkConstraint(self.grammar)
+
+    def canonical_twist(self, penalty: float = 2.0) -> Callable[[bytes], float]:
+        """A generation twist (log weight of a prefix) that prefers the canonical spelling:
+        0 while the text is a prefix of a canonically spelled query, -penalty once it is not."""
+        canonical = self.canonical
+        states: dict[bytes, object] = {b"": canonical.start()}
+
+        def twist(text: bytes) -> float:
+            known = len(text)
+            while text[:known] not in states:  # the longest prefix already read (b"" is)
+                known -= 1
+            state = states[text[:known]]
+            if state is not None and known < len(text):
+                state = canonical.advance(state, text[known:])
+                if len(states) > 4096:
+                    states.clear()
+                    states[b""] = canonical.start()
+                states[text] = state
+            return 0.0 if state is not None else -penalty
+
+        return twist
 
     def __repr__(self) -> str:
         return f"sql(<tables {', '.join(t.name for t in self.schema.tables)}>)"
@@ -56,15 +208,13 @@ def sql(
     max_join_tables: int = 4,
     max_compound_columns: int = 4,
 ) -> SqlConstraint:
-    """SELECT queries over the schema of a sqlite file, or of DDL given as `ddl=`.
+    """SELECT statements over the schema of a sqlite file, or of DDL given as `ddl=`.
 
-    A string `database` that starts with CREATE/PRAGMA/BEGIN is taken as DDL. Joins chain
-    up to `max_join_tables` tables along foreign keys; UNION/INTERSECT/EXCEPT members have
-    at most `max_compound_columns` result columns.
+    A string `database` that starts with CREATE/PRAGMA/BEGIN is taken as DDL.
+    `max_join_tables` and `max_compound_columns` shape only the canonical grammar
+    (`.grammar`, `.canonical_twist()`), not the language the constraint accepts.
     """
     if isinstance(database, str) and ddl is None and _DDL_START.match(database):
         database, ddl = None, database
     schema = read_schema(database, ddl=ddl)
-    return SqlConstraint(
-        schema, max_join_tables=max_join_tables, max_compound_columns=max_compound_columns
-    )
+    return SqlConstraint(schema, max_join_tables=max_join_tables, max_compound_columns=max_compound_columns)

@@ -1,4 +1,8 @@
-"""A Lark grammar for SELECT queries over one database schema, with a single-space layout.
+"""The canonical spelling of SELECT queries over one schema, as a Lark grammar (`SqlConstraint.grammar`).
+
+One way to write each query (single spaces, T1..Tn aliases, joins along foreign keys): a
+sublanguage of the SQL constraint, for tools that need a context-free grammar and for a
+twist that prefers this spelling during generation.
 
 Column references are scoped: the grammar has one family of rules per FROM clause shape
 (a *scope*: a table, or a chain of tables joined along foreign keys), so the select list,
