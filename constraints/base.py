@@ -67,6 +67,12 @@ class Constraint(ABC):
         following = self.advance(state, text) if text else state
         return following is not None and self.is_accepting(following)
 
+    def neutral_bytes(self, state: State) -> frozenset | None:
+        """Bytes that, read from `state` in any number and order, keep the text viable and change neither
+        this set nor the shortest completion (plain characters inside a JSON string); None if unknown.
+        Token masks read them without advancing the constraint (inference.token_trie.TokenTrie.mask)."""
+        return None
+
     def token_mask(self, trie: Any, state: State) -> tuple[Any, int]:
         """The tokens of `trie` (an inference.token_trie.TokenTrie) that extend `state` viably, and the
         advances made: one trie walk (a token-level constraint such as TokenBudget overrides it)."""
