@@ -142,13 +142,6 @@ class TokenBudget(Constraint):
         need = self.tokens(self.inner, inner_state, room)
         return need is not None and need <= room
 
-    def tight(self, state: State) -> bool:
-        """Whether `state` has no slack: every token must bring the end one token nearer (need drops by one)."""
-        inner, used = state
-        room = self.max_tokens - self.eos_tokens - used
-        need = self.tokens(self.inner, inner, max(room, 0))
-        return need is not None and need >= room > 0
-
     def start(self) -> State:
         return (self.inner.start(), 0)
 

@@ -69,3 +69,48 @@ class _NoNeutral:
 
     def advance(self, state, chunk):
         return self.inner.advance(state, chunk)
+
+
+SQL_DB = "/work/shared/data/spider/databases/concert_singer/concert_singer.sqlite"
+QUERY = b"SELECT Name FROM singer WHERE Country = 'Neth erlands' AND Age > 20 ORDER BY Age DESC"
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(0, len(QUERY) - 1), used=st.integers(0, 30))
+def test_grammar_and_regex_masks_equal_per_token_checks(builtin, cut, used):
+    vocabulary = tokens_of(builtin)
+    trie = vocabulary_trie(builtin)
+    for constraint, text in ((_sql(), QUERY), (_regex(), b"ab1 x y zz 0-0!")):
+        prefix = text[:cut % len(text)]
+        state = constraint.advance(constraint.start(), prefix) if prefix else constraint.start()
+        assert state is not None
+        mask, _ = trie.mask(constraint, state)
+        assert mask.tolist() == [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
+        budget = TokenBudget(constraint, 32, tokens=spelled_by(trie))
+        if budget.fits(state, used):
+            mask, _ = budget.token_mask(trie, (state, used))
+            assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+
+
+def test_string_literals_and_regex_loops_have_neutral_bytes():
+    sql = _sql()
+    inside = sql.advance(sql.start(), b"SELECT Name FROM singer WHERE Country = 'Neth")
+    assert {ord("a"), ord(" ")} <= sql.neutral_bytes(inside) and ord("'") not in sql.neutral_bytes(inside)
+    regex = _regex()
+    state = regex.advance(regex.start(), b"ab1 x")
+    assert ord("y") in regex.neutral_bytes(state)
+
+
+_CACHE: dict = {}
+
+
+def _sql():
+    if "sql" not in _CACHE:
+        _CACHE["sql"] = constraints.sql(SQL_DB).lark
+    return _CACHE["sql"]
+
+
+def _regex():
+    if "regex" not in _CACHE:
+        _CACHE["regex"] = constraints.regex(r"[a-z0-9]+( [a-z]+)* ?[0-9-]*!")
+    return _CACHE["regex"]

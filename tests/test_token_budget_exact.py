@@ -195,26 +195,3 @@ def test_counting_the_shortest_completion_in_tokens_can_be_stricter_than_the_exa
     exact = TokenBudget(constraint, 3, tokens=searched_over(ordinary_tokens(tiny)))
     assert exact.advance(exact.start(), b"ab") is not None and exact.advance(exact.start(), b"a") is None
 
-
-@pytest.mark.parametrize("pattern,max_tokens", CASES)
-def test_awrs_with_more_rejections_at_a_tight_budget_stays_exact(tiny, pattern, max_tokens, monkeypatch):
-    """Tight states get their own rejection cap (trie nodes // TIGHT_REJECTIONS_PER_NODE): a cap fixed by the state."""
-    import lm.generation.generation as generation
-
-    monkeypatch.setattr(generation, "TIGHT_REJECTIONS_PER_NODE", 4)  # tight: 8 trie nodes // 4 = 2; else: mask at once
-    constraint = constraints.regex(pattern)
-    budget = TokenBudget(constraint, max_tokens, tokens=spelled_by(vocabulary_trie(tiny)))
-    z, target = budget_target(tiny, budget)
-
-    def run(rng):
-        return smc(ConstrainedGeneration(tiny, "", constraint, max_tokens=max_tokens, awrs_budget=0),
-                   particles=1, rng=rng, max_steps=max_tokens + 1)
-
-    weighted, dead = weighted_outputs(run)
-    assert_properly_weighted(weighted, z, target)
-    assert dead == 0.0
-    reachable, layer = [budget.start()], [budget.start()]
-    for _ in range(max_tokens - 1):
-        layer = [f for s in layer for t in ordinary_tokens(tiny) if t and (f := budget.advance(s, t)) is not None]
-        reachable += layer
-    assert {budget.tight(s) for s in reachable} == {True, False}  # both kinds of step occur

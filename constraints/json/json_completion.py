@@ -455,7 +455,7 @@ def _number_candidates(spec: Any) -> list[str]:
             out.append(str(value.numerator))
         else:
             out.append(format(numbers.Decimal(value.numerator) / numbers.Decimal(value.denominator), "f"))
-    return sorted(set(out), key=len)
+    return sorted(set(out), key=lambda text: (len(text), text))
 
 
 def _dumps(value: str) -> bytes:

@@ -40,16 +40,13 @@ METHODS = ("smc", "lcd", "rerank")
 # distinct first byte (256 on byte-level vocabularies), so the fallback costs at most ~1.5 masks;
 # measured in benchmarks/results/awrs_fallback_counts.md (docs/generation.md).
 AWRS_BUDGET = 128
-# At a tight token budget (docs/generation.md, "Token budget") AWRS may reject up to trie nodes / this many
-# tokens before the mask: a mask there walks most of the trie, a test costs a token's few advances.
-TIGHT_REJECTIONS_PER_NODE = 24
 
 
 class ConstrainedGeneration(ppl.Model):
     """Text from a language model, one token per step, under a constraint on its bytes."""
 
     # Immutable by contract (constraint states never change in place): clones share them.
-    shared_attributes = ("constraint", "state", "_next_state", "trie", "twist_fn", "potential", "_trie_for_budget")
+    shared_attributes = ("constraint", "state", "_next_state", "trie", "twist_fn", "potential")
 
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
@@ -69,8 +66,8 @@ class ConstrainedGeneration(ppl.Model):
         # Token budget (issue 16): a token is viable only if the text can still finish, EOS included,
         # within max_tokens (constraints/token_budget.py; the target is in docs/generation.md).
         if budget:
-            self._trie_for_budget = trie if trie is not None else vocabulary_trie(llm)
-            self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(self._trie_for_budget))
+            spelling = trie if trie is not None else vocabulary_trie(llm)
+            self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(spelling))
         self.state = self.constraint.start()
         self.sampler = sampler
         self.max_tokens = max_tokens
@@ -108,10 +105,6 @@ class ConstrainedGeneration(ppl.Model):
         probs /= probs.sum()
         if self.sampler == "awrs":
             budget = self.awrs_budget
-            if budget is not None and isinstance(self.constraint, TokenBudget) and self.constraint.tight(self.state):
-                # Issue 16: with no slack left only tokens that advance the closing pass, and the mask would walk
-                # most of the trie; more rejections first (a cap fixed by the state keeps AWRS exact).
-                budget = max(budget, self._trie_for_budget.nodes // TIGHT_REJECTIONS_PER_NODE)
             draw = awrs(rng, probs, lambda i: self._accepts(i, states), max_rejections=budget,
                         mask=self._mask if budget is not None else None)
         elif self.sampler == "mask":
