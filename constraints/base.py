@@ -96,6 +96,7 @@ class Conjunction(Constraint):
 
     def __init__(self, left: Constraint, right: Constraint):
         self.left, self.right = left, right
+        self._shortest: dict = {}
 
     def start(self) -> State:
         return (self.left.start(), self.right.start())
@@ -117,7 +118,12 @@ class Conjunction(Constraint):
         otherwise the longer side's (a lower bound in length: see constraints.completion_search)."""
         from constraints.completion_search import shortest_common_completion
 
-        return shortest_common_completion(self, state)
+        known = self._shortest.get(state, False)
+        if known is False:
+            if len(self._shortest) >= 4096:
+                self._shortest.clear()
+            known = self._shortest[state] = shortest_common_completion(self, state)
+        return known
 
     def __repr__(self) -> str:
         return f"({self.left!r} & {self.right!r})"
