@@ -78,6 +78,9 @@ class LeadingSpace(Constraint):
         text = self.inner.shortest_completion(state[1])
         return None if text is None else (b" " if state[0] else b"") + text
 
+    def neutral_bytes(self, state: tuple) -> frozenset | None:
+        return None if state[0] else self.inner.neutral_bytes(state[1])
+
     def __repr__(self) -> str:
         return f"' ' + {self.inner!r}"
 

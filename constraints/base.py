@@ -67,6 +67,12 @@ class Constraint(ABC):
         following = self.advance(state, text) if text else state
         return following is not None and self.is_accepting(following)
 
+    def neutral_bytes(self, state: State) -> frozenset | None:
+        """Bytes that, read from `state` in any number and order, keep the text viable and change neither
+        this set nor the shortest completion (plain characters inside a JSON string); None if unknown.
+        Token masks read them without advancing the constraint (inference.token_trie.TokenTrie.mask)."""
+        return None
+
     def token_mask(self, trie: Any, state: State) -> tuple[Any, int]:
         """The tokens of `trie` (an inference.token_trie.TokenTrie) that extend `state` viably, and the
         advances made: one trie walk (a token-level constraint such as TokenBudget overrides it)."""
@@ -90,6 +96,7 @@ class Conjunction(Constraint):
 
     def __init__(self, left: Constraint, right: Constraint):
         self.left, self.right = left, right
+        self._shortest: dict = {}
 
     def start(self) -> State:
         return (self.left.start(), self.right.start())
@@ -111,7 +118,12 @@ class Conjunction(Constraint):
         otherwise the longer side's (a lower bound in length: see constraints.completion_search)."""
         from constraints.completion_search import shortest_common_completion
 
-        return shortest_common_completion(self, state)
+        known = self._shortest.get(state, False)
+        if known is False:
+            if len(self._shortest) >= 4096:
+                self._shortest.clear()
+            known = self._shortest[state] = shortest_common_completion(self, state)
+        return known
 
     def __repr__(self) -> str:
         return f"({self.left!r} & {self.right!r})"

@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 from constraints.base import Constraint, ConstraintError, State
 
 Tokens = Callable[[Constraint, Any, int], "int | None"]
+_MASKS_KEPT = 4
 
 
 class BudgetTooSmall(ConstraintError):
@@ -118,6 +119,7 @@ class TokenBudget(Constraint):
         if eos_tokens < 0:
             raise ValueError(f"eos_tokens must be >= 0, got {eos_tokens!r}")
         self.inner = constraint
+        self._masks: dict = {}
         self.max_tokens = max_tokens
         self.eos_tokens = eos_tokens
         self.tokens = tokens
@@ -163,9 +165,18 @@ class TokenBudget(Constraint):
 
     def token_mask(self, trie: Any, state: State) -> tuple[Any, int]:
         """The tokens that keep the text finishable in time: one trie walk over the inner constraint,
-        each token's end state checked against the budget."""
+        each token's end state checked against the budget. The last few masks are kept: particles cloned
+        by resampling reach the same tight state together (the walk is reported once, as the work done)."""
+        key = (id(trie), state)
+        known = self._masks.get(key)
+        if known is not None:
+            return known[0].copy(), 0
         inner, used = state
-        return trie.mask(self.inner, inner, keep=lambda following: self.fits(following, used + 1))
+        result = trie.mask(self.inner, inner, keep=lambda following: self.fits(following, used + 1))
+        if len(self._masks) >= _MASKS_KEPT:
+            self._masks.pop(next(iter(self._masks)))
+        self._masks[key] = result
+        return result
 
     def viable(self, prefix: bytes) -> bool:
         """`prefix` read as one token."""

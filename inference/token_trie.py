@@ -41,21 +41,36 @@ class TokenTrie:
         """Tokens whose bytes extend `state` viably, and the number of constraint advances made.
 
         `keep(state after the token)`, if given, must also hold for a token to be allowed (a test of
-        whole tokens, such as a token budget, that cannot prune inside the trie)."""
+        whole tokens, such as a token budget, that cannot prune inside the trie).
+
+        Where the constraint names *neutral* bytes (`constraint.neutral_bytes(state)`: bytes that, in any
+        number, keep the text viable and change neither the neutral set nor the shortest completion, such
+        as plain characters inside a JSON string), the walk reads them without advancing the constraint:
+        a token made of them is allowed as its region's first state is (keep asked once per region), and
+        the constraint is advanced only at the next other byte, by everything read since in one chunk."""
         allowed = np.zeros(self.size, dtype=bool)
         advances = 0
-        stack = [(0, state)]
+        neutral_of = getattr(constraint, "neutral_bytes", None)
+        stack = [(0, state, b"", _region(neutral_of, state))]
         while stack:
-            node, node_state = stack.pop()
+            node, base, pending, region = stack.pop()
             for byte, child in self._children[node].items():
-                child_state = constraint.advance(node_state, bytes((byte,)))
+                ends = self._ends[child]
+                if region is not None and byte in region[0]:
+                    if ends:
+                        if region[1] is None:
+                            region[1] = keep is None or keep(base)
+                        if region[1]:
+                            allowed[ends] = True
+                    stack.append((child, base, pending + bytes((byte,)), region))
+                    continue
+                child_state = constraint.advance(base, pending + bytes((byte,)))
                 advances += 1
                 if child_state is None:
                     continue
-                ends = self._ends[child]
                 if ends and (keep is None or keep(child_state)):
                     allowed[ends] = True
-                stack.append((child, child_state))
+                stack.append((child, child_state, b"", _region(neutral_of, child_state)))
         return allowed, advances
 
     def fewest_tokens(self, text: bytes) -> int | None:
@@ -73,3 +88,11 @@ class TokenTrie:
                 if self._ends[node] and (best[j + 1] is None or best[i] + 1 < best[j + 1]):
                     best[j + 1] = best[i] + 1
         return best[len(text)]
+
+
+def _region(neutral_of: Callable[[Any], Any] | None, state: Any) -> list | None:
+    """[neutral bytes, keep answer (None until asked)] for a state that has neutral bytes, else None."""
+    if neutral_of is None:
+        return None
+    neutral = neutral_of(state)
+    return [neutral, None] if neutral else None

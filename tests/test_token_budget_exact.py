@@ -194,3 +194,4 @@ def test_counting_the_shortest_completion_in_tokens_can_be_stricter_than_the_exa
         TokenBudget(constraint, 3, tokens=spelled_by(vocabulary_trie(tiny)))
     exact = TokenBudget(constraint, 3, tokens=searched_over(ordinary_tokens(tiny)))
     assert exact.advance(exact.start(), b"ab") is not None and exact.advance(exact.start(), b"a") is None
+

@@ -47,6 +47,7 @@ class GrammarCompletions:
         self._chains: dict[int, tuple[Any, dict]] = {}
         self._block_summaries: dict[int, tuple[Any, dict, dict]] = {}
         self._roots_of: dict[int, frozenset] = {}
+        self._loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # -- grammar tables --------------------------------------------------------------------------
     def _terminal_text(self, entry: int) -> bytes | None:
@@ -296,6 +297,27 @@ class GrammarCompletions:
         return best
 
     # -- states --------------------------------------------------------------------------------
+    def neutral(self, state: Any) -> frozenset | None:
+        """Inside a token (no column at this position): the bytes on which every running scanner group
+        stays in the same scan state with no match ending or terminal stopping. Such bytes leave the
+        state as it is but for its position, so they keep it viable and its shortest completion unchanged."""
+        if state.column is not None or not state.groups:
+            return None
+        out = None
+        for group in state.groups:
+            scan = group[1]
+            if scan is None:
+                return None
+            loops = self._loops.get(scan)
+            if loops is None:
+                step = self.recognizer.scanner.step
+                loops = frozenset(b for b in range(256) if _loops(step(scan, b), scan))
+                self._loops[scan] = loops
+            out = loops if out is None else out & loops
+            if not out:
+                return None
+        return out
+
     def shortest(self, state: Any) -> tuple[float, Any]:
         """(length, plan) of the shortest completion of an EarleyState (INF if none)."""
         known = self._states.get(state)
@@ -363,6 +385,11 @@ class GrammarCompletions:
             _, item, origin = entry
             parts.append(self.rest_text(item + 1))
             column, nt = origin, self.lhs[item]
+
+
+def _loops(result: tuple, scan: Any) -> bool:
+    following, flagged, gone = result
+    return following is scan and not flagged and not gone
 
 
 def _keep_min(table: dict, key: Any, cost: float, item: int) -> None:

@@ -53,6 +53,12 @@ class LarkConstraint(Constraint):
             self._completions = GrammarCompletions(self.recognizer)
         return self._completions.text(state)
 
+    def neutral_bytes(self, state: EarleyState) -> frozenset | None:
+        """Inside a token, the bytes every running terminal loops on (the text of a string literal)."""
+        if self._completions is None:
+            self._completions = GrammarCompletions(self.recognizer)
+        return self._completions.neutral(state)
+
     def min_completion_bytes(self, state: EarleyState) -> int | None:
         if self._completions is None:
             self._completions = GrammarCompletions(self.recognizer)

@@ -37,6 +37,8 @@ _UTF8_MISSING = {10: 1, 11: 2, 12: 2, 13: 2, 14: 3, 15: 3, 16: 3}
 _UTF8_FIRST = {12: 0xA0, 13: 0x80, 15: 0x90, 16: 0x80}
 _SYNTHETIC_KEYS = ("", "a", "b", "c", "d", "e")
 _CACHE_LIMIT = 65_536
+# Printable ASCII but '"' and '\\' (and DEL): one character each inside a JSON string, nothing to check.
+PLAIN_STRING_BYTES = frozenset(range(0x20, 0x80)) - {0x22, 0x5C}
 
 
 class _InProgress(Exception):
@@ -67,6 +69,18 @@ class JsonCompletions:
             if text is not None and (best is None or len(text) < len(best)):
                 best = text
         return best
+
+    def neutral(self, threads: tuple) -> frozenset | None:
+        """PLAIN_STRING_BYTES when every thread is inside a string whose content nothing checks (no enum,
+        pattern, format, maxLength; minLength reached) and no escape or UTF-8 sequence is pending: such bytes
+        only lengthen the string, so they keep it viable and its shortest completion unchanged."""
+        for top, _ in threads:
+            if top[0] != STR:
+                return None
+            _, spec, lex, _, length, content, _, _, high = top
+            if lex or high or spec.needs_content or spec.max_length is not None or length < spec.min_length:
+                return None
+        return PLAIN_STRING_BYTES
 
     def _thread(self, thread: tuple) -> bytes | None:
         known = self._threads.get(thread, False)
@@ -441,7 +455,7 @@ def _number_candidates(spec: Any) -> list[str]:
             out.append(str(value.numerator))
         else:
             out.append(format(numbers.Decimal(value.numerator) / numbers.Decimal(value.denominator), "f"))
-    return sorted(set(out), key=len)
+    return sorted(set(out), key=lambda text: (len(text), text))
 
 
 def _dumps(value: str) -> bytes:

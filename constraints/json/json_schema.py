@@ -167,6 +167,10 @@ class JsonSchemaConstraint(Constraint):
             return b""
         return self._completions.shortest(state.threads)
 
+    def neutral_bytes(self, state: JsonSchemaState) -> frozenset | None:
+        """Plain characters inside a string nothing checks (json_completion.JsonCompletions.neutral)."""
+        return self._completions.neutral(state.threads)
+
     def _validate(self, text: bytes) -> bool:
         """The final, exact check of a syntactically complete document."""
         try:

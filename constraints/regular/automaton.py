@@ -43,6 +43,7 @@ class Dfa:
         self._closures: dict[tuple[int, int], tuple[frozenset, bool]] = {}
         self._starts: dict[int, DfaState | None] = {}
         self._suffixes: dict[DfaState, bytes] = {}
+        self._loops: dict[DfaState, frozenset] = {}
         self.start: DfaState | None = self.start_after(None)
 
     def start_after(self, prev: int | None) -> DfaState | None:
@@ -73,6 +74,16 @@ class Dfa:
 
     def matches(self, data: bytes) -> bool:
         return self.is_accepting(self.advance(self.start, data))
+
+    def self_loops(self, state: DfaState) -> frozenset:
+        """The bytes that lead from `state` back to itself (cached)."""
+        known = self._loops.get(state)
+        if known is None:
+            known = frozenset(b for b in range(256) if self.step(state, b) is state)
+            if len(self._loops) > self.state_budget:
+                self._loops.clear()
+            self._loops[state] = known
+        return known
 
     def shortest_suffix(self, state: DfaState) -> bytes:
         """A shortest byte string from `state` to an accepting state (every materialized state has one).
@@ -150,6 +161,7 @@ class Dfa:
         self._states.clear()
         self._closures.clear()
         self._suffixes.clear()
+        self._loops.clear()
         for state in self._starts.values():
             if state is not None:
                 self._states[(state.nodes, state.accepting)] = state

@@ -58,6 +58,10 @@ class RegexConstraint(Constraint):
         """Exact: breadth-first in the DFA, cached per state."""
         return self.dfa.shortest_suffix(state)
 
+    def neutral_bytes(self, state: DfaState) -> frozenset:
+        """The bytes that loop on this DFA state (they change nothing)."""
+        return self.dfa.self_loops(state)
+
     def __repr__(self) -> str:
         return f"regex({self.pattern!r})"
 

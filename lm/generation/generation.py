@@ -73,7 +73,8 @@ class ConstrainedGeneration(ppl.Model):
         # Token budget (issue 16): a token is viable only if the text can still finish, EOS included,
         # within max_tokens (constraints/token_budget.py; the target is in docs/generation.md).
         if budget:
-            self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(vocabulary_trie(llm)))
+            spelling = trie if trie is not None else vocabulary_trie(llm)
+            self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(spelling))
         self.state = self.constraint.start()
         self.sampler = sampler
         self.max_tokens = max_tokens

@@ -1,0 +1,116 @@
+"""Token masks with the budget and with neutral bytes equal testing every token on its own."""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from constraints.token_budget import TokenBudget, spelled_by
+from inference.token_trie import TokenTrie
+from lm import constraints, load
+from lm.generation.generation import vocabulary_trie
+
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string", "maxLength": 5}},
+                                            "id": {"type": "integer"}, "kind": {"enum": ["a b", "cd"]}},
+          "required": ["name", "id"], "additionalProperties": False}
+DOCUMENT = b'{"name": "Ada \\"L\\" Lovelace \xc3\xa9t\xc3\xa9", "tags": ["x y", "ab"], "kind": "a b", "id": 1815}'
+
+
+@pytest.fixture(scope="module")
+def builtin():
+    return load("builtin")
+
+
+def tokens_of(llm):
+    return [t.bytes if t is not None and not (t.is_special or t.is_eos) else None for t in llm.vocabulary.tokens]
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.integers(0, len(DOCUMENT) - 1), used=st.integers(0, 40))
+def test_masks_equal_per_token_checks(builtin, cut, used):
+    constraint = constraints.json_schema(SCHEMA)
+    state = constraint.advance(constraint.start(), DOCUMENT[:cut]) if cut else constraint.start()
+    assert state is not None
+    vocabulary = tokens_of(builtin)
+    trie = vocabulary_trie(builtin)
+    mask, _ = trie.mask(constraint, state)
+    expected = [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
+    assert mask.tolist() == expected
+    budget = TokenBudget(constraint, 48, tokens=spelled_by(trie))
+    if budget.fits(state, used):
+        mask, _ = budget.token_mask(trie, (state, used))
+        expected = [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+        assert mask.tolist() == expected
+
+
+def test_neutral_bytes_are_plain_string_characters():
+    constraint = constraints.json_schema(SCHEMA)
+    inside = constraint.advance(constraint.start(), b'{"name": "Ad')
+    assert constraint.neutral_bytes(inside) == frozenset(range(0x20, 0x80)) - {0x22, 0x5C}
+    assert constraint.neutral_bytes(constraint.advance(inside, b"\\")) is None  # an escape is pending
+    in_enum = constraint.advance(constraint.start(), b'{"name": "", "id": 1, "kind": "a')
+    assert constraint.neutral_bytes(in_enum) is None  # the enum checks the content
+    assert constraint.neutral_bytes(constraint.start()) is None
+    shortest = constraint.shortest_completion(inside)
+    assert constraint.shortest_completion(constraint.advance(inside, b"a ~!")) == shortest == b'", "id": 0}'
+
+
+def test_neutral_walk_advances_far_less_inside_a_string(builtin):
+    constraint = constraints.json_schema(SCHEMA)
+    state = constraint.advance(constraint.start(), b'{"name": "Ad')
+    plain = TokenTrie(tokens_of(builtin))
+    _, with_neutral = plain.mask(constraint, state)
+    _, without = TokenTrie.mask(plain, _NoNeutral(constraint), state)
+    assert with_neutral * 5 < without
+
+
+class _NoNeutral:
+    """The same constraint, without its neutral bytes."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def advance(self, state, chunk):
+        return self.inner.advance(state, chunk)
+
+
+SQL_DB = "/work/shared/data/spider/databases/concert_singer/concert_singer.sqlite"
+QUERY = b"SELECT Name FROM singer WHERE Country = 'Neth erlands' AND Age > 20 ORDER BY Age DESC"
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(0, len(QUERY) - 1), used=st.integers(0, 30))
+def test_grammar_and_regex_masks_equal_per_token_checks(builtin, cut, used):
+    vocabulary = tokens_of(builtin)
+    trie = vocabulary_trie(builtin)
+    for constraint, text in ((_sql(), QUERY), (_regex(), b"ab1 x y zz 0-0!")):
+        prefix = text[:cut % len(text)]
+        state = constraint.advance(constraint.start(), prefix) if prefix else constraint.start()
+        assert state is not None
+        mask, _ = trie.mask(constraint, state)
+        assert mask.tolist() == [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
+        budget = TokenBudget(constraint, 32, tokens=spelled_by(trie))
+        if budget.fits(state, used):
+            mask, _ = budget.token_mask(trie, (state, used))
+            assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+
+
+def test_string_literals_and_regex_loops_have_neutral_bytes():
+    sql = _sql()
+    inside = sql.advance(sql.start(), b"SELECT Name FROM singer WHERE Country = 'Neth")
+    assert {ord("a"), ord(" ")} <= sql.neutral_bytes(inside) and ord("'") not in sql.neutral_bytes(inside)
+    regex = _regex()
+    state = regex.advance(regex.start(), b"ab1 x")
+    assert ord("y") in regex.neutral_bytes(state)
+
+
+_CACHE: dict = {}
+
+
+def _sql():
+    if "sql" not in _CACHE:
+        _CACHE["sql"] = constraints.sql(SQL_DB).lark
+    return _CACHE["sql"]
+
+
+def _regex():
+    if "regex" not in _CACHE:
+        _CACHE["regex"] = constraints.regex(r"[a-z0-9]+( [a-z]+)* ?[0-9-]*!")
+    return _CACHE["regex"]
