@@ -256,8 +256,9 @@ def run_static_reference(subject: Subject, task: task_pack.Task, n: int, max_tok
                            ess_threshold=1.0, stop_at_eos=False, rng=seed)
     sync(llm.device)
     steps = result.steps if isinstance(result.steps, int) else len(result.steps)
+    resampled = getattr(result, "resampled_at", None)  # DecodeResult today; the engine rewrite may change it
     return {"texts": [], "finished": [], "steps": steps, "wall_s": time.perf_counter() - started,
-            "resampled_steps": len(result.resampled_at)}
+            "resampled_steps": len(resampled) if resampled is not None else None}
 
 
 def prefill_seconds(subject: Subject, task: task_pack.Task, rows: int) -> float:
