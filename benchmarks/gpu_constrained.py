@@ -543,6 +543,7 @@ class Report:
     def write(self, final: bool = False) -> str:
         with self.lock:
             self.meta["elapsed_s"] = round(self.budget.elapsed(), 1)
+            self.meta["load_average"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
             self.meta["final"] = final
             rows = rows_of([g for g in self.groups if g.status in ("done", "failed", "running")])
             data = {"meta": self.meta, "rows": rows, "groups": [g.__dict__ for g in self.groups]}
@@ -558,7 +559,8 @@ class Report:
              f"- device: {m.get('device', a.device)}; versions: {json.dumps(m.get('versions', {}))}",
              f"- settings: N in {a.particles}, max new tokens {a.max_tokens}, dtype {a.dtype}, seed {a.seed}, "
              f"warm-up {a.warmup_tokens} tokens on the group's first task; budget {a.budget_s:.0f} s, "
-             f"used {m['elapsed_s']:.0f} s"]
+             f"used {m['elapsed_s']:.0f} s; load average {m.get('load_average_start', '?')} at start, "
+             f"{m['load_average']} at the last write"]
         for key, info in m["models"].items():
             L.append(f"- model {key}: {json.dumps(info)}")
         for note in m["notes"]:
@@ -647,6 +649,7 @@ def main() -> None:
     budget = Budget(args.budget_s)
     out_dir = Path(args.out or os.environ.get("OUT") or Path(args.work) / "out")
     report = Report(args, out_dir, budget)
+    report.meta["load_average_start"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     start_watchdog(report, args.budget_s + GRACE_S)
 
     import torch
