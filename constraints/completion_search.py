@@ -26,10 +26,13 @@ def search_completion(advance: Callable[[Any, bytes], Any], accepting: Callable[
     if start_bound is None:
         return None, None
     order = itertools.count()
+    # Ties on f go to the deeper node (-g first): with 256 children of equal f at every level, breadth
+    # first among them would spend the expansion budget before any reached an accepting state.
     frontier = [(start_bound, 0, next(order), state, b"")]
     expansions = 0
     while frontier:
-        f, g, _, node, text = heapq.heappop(frontier)
+        f, minus_g, _, node, text = heapq.heappop(frontier)
+        g = -minus_g
         if accepting(node):
             return text, g
         if expansions >= max_expansions:
@@ -43,7 +46,7 @@ def search_completion(advance: Callable[[Any, bytes], Any], accepting: Callable[
             bound = lower_bound(following)
             if bound is None:
                 continue
-            heapq.heappush(frontier, (g + 1 + bound, g + 1, next(order), following, text + chunk))
+            heapq.heappush(frontier, (g + 1 + bound, -(g + 1), next(order), following, text + chunk))
     return None, None
 
 

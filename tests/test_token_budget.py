@@ -106,7 +106,7 @@ _CACHE: dict = {}
 
 def _sql():
     if "sql" not in _CACHE:
-        _CACHE["sql"] = constraints.sql(SQL_DB).lark
+        _CACHE["sql"] = constraints.sql(SQL_DB).canonical  # a Lark grammar (the canonical SQL spelling)
     return _CACHE["sql"]
 
 
