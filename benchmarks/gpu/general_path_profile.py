@@ -6,7 +6,8 @@ Runs the `ours` job of benchmarks/lm_smc_throughput.py (a ppl.Model whose step s
 resampled by a fixed random ancestor pattern every step) and, in the same process, `lm.smc_decode`
 (the static, graph-recorded step), and splits the general path's step time into the forward server's
 forward pass (device-synchronized), the host transfer of the log-probability tables, and the rest
-(planning, Python per particle, sampling). Prints one JSON line per configuration.
+(planning, Python per particle, sampling), with the fixed-shape decode step recorded as CUDA graphs
+(lm/serving/decode_graphs.py, the default on CUDA) and eagerly. Prints one JSON line per configuration.
 """
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ def main() -> None:
     for n in args.particles:
         bench.run_ours_model(llm, prompt_ids, n, 8, 1)  # warm-up: kernels, cuDNN plans
         static_s, _ = bench.run_ours_static(llm, prompt_ids, n, args.tokens, 0)
+        llm.server.fixed_shapes(False)
+        bench.run_ours_model(llm, prompt_ids, n, 8, 1)
+        eager_s = bench.run_ours_model(llm, prompt_ids, n, args.tokens, 0)
+        llm.server.fixed_shapes(True)  # CUDA graphs on CUDA (the default there)
+        bench.run_ours_model(llm, prompt_ids, n, args.tokens, 3)  # records the shapes this length needs
         plain_s = bench.run_ours_model(llm, prompt_ids, n, args.tokens, 0)
         forward_server.ForwardServer._forward = timed
         spent.update(forward_s=0.0, calls=0)
@@ -64,7 +70,10 @@ def main() -> None:
         table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12)
         steps = args.tokens
         print(json.dumps({"particles": n, "tokens": steps, "static_ms_per_step": round(static_s * 1e3 / steps, 2),
+                          "general_eager_ms_per_step": round(eager_s * 1e3 / steps, 2),
                           "general_ms_per_step": round(plain_s * 1e3 / steps, 2),
+                          "graphs": vars(llm.server.decode_graphs) and {k: getattr(llm.server.decode_graphs, k) for k in
+                                                                        ("recorded", "replays", "padded_rows")},
                           "general_synced_ms_per_step": round(synced_s * 1e3 / steps, 2),
                           "forward_ms_per_step": round(spent["forward_s"] * 1e3 / steps, 2),
                           "forward_calls": spent["calls"], "ratio_general_to_static": round(plain_s / static_s, 2)}),
