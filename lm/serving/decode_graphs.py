@@ -12,6 +12,7 @@ body runs eagerly, which is what the CPU tests check against the plain path.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import torch
@@ -106,7 +107,12 @@ class DecodeGraphs:
                 return shape.logprobs[:n], shape.cdf[:n]
             logprobs, cdf = self._body(shape, start, width, key_length)
             if self.use_graphs and not fresh:
-                self._record(shape, start, width, key_length)  # the second use of a shape records it
+                try:
+                    self._record(shape, start, width, key_length)  # the second use of a shape records it
+                except RuntimeError as e:  # a model whose step cannot be recorded still runs, eagerly
+                    self.use_graphs = False
+                    warnings.warn(f"decode steps are not recorded as CUDA graphs for this model ({str(e)[:200]}); "
+                                  "running them eagerly, which is slower on a GPU", RuntimeWarning, stacklevel=2)
             return logprobs[:n], cdf[:n]
 
     def _body(self, shape: _Shape, start: int, width: int, key_length: int) -> tuple[torch.Tensor, torch.Tensor]:
