@@ -227,7 +227,7 @@ def check_stationary(kernel: Callable[[Any, Any], Any], model: Any, *args: Any, 
     if bad:
         _, y, g, w = bad[0]
         raise CheckFailed(f"not stationary: the posterior probability of {_show(y)} is {w!r} but after one kernel step "
-                          f"from the posterior it is {g!r} (difference {g - w:+.3g}; {len(bad)} of {len(pi)} states differ)")
+                          f"from the posterior it is {g!r} (difference {g - w:+.3g}; {len(bad)} of {len(set(pi) | set(pushed))} states differ)")
     if reversible:
         worst = max(((abs(pi[x] * rows[x].get(y, 0.0) - pi[y] * rows[y].get(x, 0.0)), x, y) for x in pi for y in pi),
                     key=lambda item: item[0], default=(0.0, None, None))
