@@ -9,8 +9,8 @@ Checked on the given strings (and their prefixes), for any constraint family, yo
   (inside multi-byte characters too) gives the same verdicts: dead or viable after every
   chunk, accepting or not at the end, and `accepts`/`viable` agree with the states;
 * prefix viability agrees with acceptance: every prefix of an accepted string is viable, and
-  the longest viable prefix of a rejected string extends to an accepted one (checked with the
-  constraint's `shortest_completion` where it has one, or by a search over `alphabet`);
+  the longest viable prefix of a rejected string extends to an accepted one where that can be
+  checked: by the constraint's `shortest_completion`, or by a search over `alphabet`;
 * token masks: `constraint.token_mask(TokenTrie(vocabulary), state)` equals testing every
   token on its own (`advance(state, token) is not None`) at states along the strings.
 
@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 from inference.token_trie import TokenTrie
 from semantics.exact_checks import CheckFailed
 
-_MAX_SEARCH = 20_000  # constraint advances a completion search may make
+_MAX_SEARCH = 2_000  # constraint advances a completion search may make
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,17 @@ def _hash(state: Any, where: str) -> int:
 class _Prefixes:
     """The byte-by-byte states of one string up to its first dead prefix, with their behaviour when first made."""
 
-    def __init__(self, constraint: Any, text: bytes, probes: Sequence[bytes]):
+    def __init__(self, constraint: Any, text: bytes, probes: Sequence[bytes], tracked: int):
         self.text = text
         self.states = [constraint.start()]
         self.probes: list[tuple[int, list[bytes]]] = []
         self.signatures: list[tuple] = []
+        every = max(1, (len(text) + 1) // max(1, tracked))  # the states whose behaviour is tracked
         for i in range(len(text) + 1):
-            self.probes.append((i, [text[i:i + 3]] + list(probes)))  # its own continuation first: it should be viable
-            self.signatures.append(self._signature(constraint, i, self.probes[-1][1]))  # before anything reads on
+            _hash(self.states[-1], _b(text[:i]))
+            if i % every == 0 or i == len(text):
+                self.probes.append((i, [text[i:i + 3]] + list(probes)))  # its own continuation first: it should be viable
+                self.signatures.append(self._signature(constraint, i, self.probes[-1][1]))  # before anything reads on
             if i == len(text):
                 break
             following = constraint.advance(self.states[-1], text[i:i + 1])
@@ -80,9 +83,9 @@ class _Prefixes:
     def _signature(self, constraint: Any, i: int, chunks: Sequence[bytes]) -> tuple:
         state = self.states[i]
         verdicts = []
-        for chunk in chunks:
+        for n, chunk in enumerate(chunks):
             following = constraint.advance(state, chunk) if chunk else state
-            verdicts.append(None if following is None else bool(constraint.is_accepting(following)))
+            verdicts.append(None if following is None else n > 0 or bool(constraint.is_accepting(following)))
         return _hash(state, _b(self.text[:i])), bool(constraint.is_accepting(state)), tuple(verdicts)
 
     def alive_at(self, position: int) -> bool:
@@ -142,29 +145,36 @@ def _search_completion(constraint: Any, state: Any, alphabet: bytes, depth: int)
     return None
 
 
-def _check_completion(constraint: Any, prefixes: _Prefixes, alphabet: bytes | None, depth: int) -> bool:
-    """The longest viable prefix of a rejected string extends to an accepted string; False where not checkable."""
+def _check_completion(constraint: Any, prefixes: _Prefixes, alphabet: bytes | None, depth: int, seen: bytes) -> bool:
+    """The longest viable prefix of a rejected string extends to an accepted string; False where not checkable.
+
+    The constraint's `shortest_completion` is tried first (None for a viable state is a violation; a text
+    that does not complete is allowed, as families document it as a lower bound where lexing or a final
+    check decides). Otherwise a breadth-first search over `alphabet` must find one within `depth` bytes;
+    without `alphabet`, a search over the bytes `seen` in the strings and the claimed text that finds
+    none leaves the prefix unchecked."""
     prefix, state = prefixes.text[:prefixes.viable], prefixes.states[prefixes.viable]
-    claimed = None
     try:
         claimed = constraint.shortest_completion(state)
     except NotImplementedError:
-        pass
+        claimed = None
+        known = False
     else:
+        known = True
         if claimed is None:
             raise CheckFailed(f"the prefix {_b(prefix)} is viable but shortest_completion says no accepted string extends it")
         if constraint.completes(state, claimed):
             return True
-    if alphabet is None:
-        if claimed is not None:
-            raise CheckFailed(f"the prefix {_b(prefix)} is viable but its shortest_completion {_b(claimed)} does not complete it "
-                              "(pass `alphabet` to search for a completion instead)")
+    if alphabet is None and not known:
         return False
-    if _search_completion(constraint, state, alphabet, depth) is None:
-        raise CheckFailed(f"the prefix {_b(prefix)} is viable but no accepted string extends it by at most {depth} bytes "
-                          f"from {_b(alphabet)}" + (f" (shortest_completion gave {_b(claimed)}, which does not complete it)"
-                                                    if claimed is not None else ""))
-    return True
+    bytes_to_try = alphabet if alphabet is not None else bytes(sorted(set(seen) | set(claimed or b"")))
+    if _search_completion(constraint, state, bytes_to_try, depth) is not None:
+        return True
+    if alphabet is None:
+        return False
+    raise CheckFailed(f"the prefix {_b(prefix)} is viable but no accepted string extends it by at most {depth} bytes "
+                      f"from {_b(alphabet)}" + (f" (shortest_completion gave {_b(claimed)}, which does not complete it)"
+                                                if claimed is not None else ""))
 
 
 def _default_vocabulary(texts: Iterable[bytes], most: int = 300) -> list[bytes | None]:
@@ -190,24 +200,28 @@ def _check_masks(constraint: Any, trie: TokenTrie, vocabulary: Sequence[bytes | 
 
 def check_constraint(constraint: Any, strings: Iterable[bytes | str], *, vocabulary: Sequence[bytes | None] | None = None,
                      alphabet: bytes | str | None = None, depth: int = 6, chunkings: int = 3, longest_chunk: int = 8,
-                     mask_states: int = 12, seed: int = 0) -> ConstraintReport:
+                     mask_states: int = 12, tracked_states: int = 24, completions: bool = True,
+                     seed: int = 0) -> ConstraintReport:
     """Check the constraint contract (module docstring) on `strings` (bytes, or str read as UTF-8).
 
     `vocabulary`: token bytes (None for a special token) for the mask check; by default every
     substring of 1-3 bytes of the strings; `[]` skips it. `alphabet` and `depth`: where to search
     for a completion of a viable prefix when the constraint has no working `shortest_completion`.
     `chunkings` random cuttings (chunks of 1 to `longest_chunk` bytes, from `seed`) besides byte
-    by byte and all at once; masks at up to `mask_states` states spread over the strings.
+    by byte and all at once; masks at up to `mask_states` states spread over the strings; the behaviour
+    of about `tracked_states` states per string (evenly spaced) is recorded and checked unchanged;
+    `completions=False` leaves out the completion of rejected strings' viable prefixes.
     """
     texts = [_as_bytes(s) for s in strings]
     if not texts:
         raise ValueError("check_constraint needs at least one string")
     search_alphabet = None if alphabet is None else bytes(sorted(set(_as_bytes(alphabet))))
-    probes = sorted({bytes((b,)) for text in texts for b in text})[:6] + [b""]
+    seen = bytes(sorted({b for text in texts for b in text}))
+    probes = sorted({seen[:1], seen[-1:]} - {b""})  # besides each state's own continuation
     rng = random.Random(seed)
-    all_prefixes, accepted, completions, cuttings = [], 0, 0, 0
+    all_prefixes, accepted, completed, cuttings = [], 0, 0, 0
     for text in texts:
-        prefixes = _Prefixes(constraint, text, probes)
+        prefixes = _Prefixes(constraint, text, probes, tracked_states)
         all_prefixes.append(prefixes)
         whole = constraint.accepts(text)
         bytewise = prefixes.viable == len(text) and bool(constraint.is_accepting(prefixes.states[-1]))
@@ -220,8 +234,8 @@ def check_constraint(constraint: Any, strings: Iterable[bytes | str], *, vocabul
                                   f"{'viable' if prefixes.alive_at(i) else 'dead'}")
         if whole:
             accepted += 1
-        else:
-            completions += _check_completion(constraint, prefixes, search_alphabet, depth)
+        elif completions:
+            completed += _check_completion(constraint, prefixes, search_alphabet, depth, seen)
         for cuts in [[len(text)]] + [_random_cuts(len(text), rng, longest_chunk) for _ in range(chunkings)]:
             if text:
                 _check_chunking(constraint, prefixes, cuts)
@@ -236,4 +250,4 @@ def check_constraint(constraint: Any, strings: Iterable[bytes | str], *, vocabul
         masks = len(chosen)
     for prefixes in all_prefixes:
         prefixes.check_unchanged(constraint)
-    return ConstraintReport(len(texts), accepted, sum(len(p.states) for p in all_prefixes), cuttings, completions, masks)
+    return ConstraintReport(len(texts), accepted, sum(len(p.states) for p in all_prefixes), cuttings, completed, masks)
