@@ -73,6 +73,11 @@ def hashable(value: Any) -> Any:
         return repr(value)
 
 
+def ranked(probabilities: dict) -> dict:
+    """The same value -> probability dict, most probable first (what every `marginal` returns)."""
+    return dict(sorted(probabilities.items(), key=lambda item: -item[1]))
+
+
 class Result:
     """Weighted particles and what can be read off them (see the module docstring)."""
 
@@ -118,7 +123,7 @@ class Result:
         for w, trace in self._alive():
             key = hashable(trace.choices.get(address))
             out[key] = out.get(key, 0.0) + w
-        return dict(sorted(out.items(), key=lambda item: -item[1]))
+        return ranked(out)
 
     def group(self, key: Callable[[Any], Any]) -> list[Sample]:
         """Distinct values of key(trace) with their probabilities, most probable first."""
