@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from constraints.base import ConstraintError
-from constraints.regular.regex import compile_regex, compile_regex_matcher, regex
+from constraints.regular.regex import compile_regex, compile_regex_matcher, compile_search, regex
 from constraints.regular.regex_parser import RegexError
 from semantics import check_constraint
 
@@ -126,6 +126,23 @@ def test_match_end_equals_re_match(pattern, text):
     found = re.match(pattern, text)
     expected = None if found is None else len(text[:found.end()].encode())
     assert end == expected, (pattern, text)
+
+
+@SETTINGS
+@given(PATTERNS, st.sampled_from(["", "$", r"\Z", "(?:$|a)", "(?:b$)?", "(?:1|$)"]), st.sampled_from([0, re.M]),
+       st.lists(st.text(alphabet=ALPHABET + "\n", max_size=6), min_size=1, max_size=8))
+def test_search_automaton_equals_re_search(pattern, tail, flags, texts):
+    """compile_search accepts exactly the texts `re.search` finds the pattern in (end anchors: `$` also before a
+    final newline, before any newline with re.M; `\\Z` only at the end)."""
+    pattern += tail
+    try:
+        dfa = compile_search(pattern, flags)
+    except ConstraintError:  # an empty language, or an end anchor under a repetition (named in the error)
+        return
+    for text in texts:
+        state = dfa.advance(dfa.start, text.encode())
+        found = state is not None and state.accepting
+        assert found == (re.search(pattern, text, flags) is not None), (pattern, flags, text)
 
 
 def test_prefix_inside_a_multibyte_character():

@@ -5,8 +5,13 @@ merged where states are canonical (regex DFA states, and pairs of them for `&`),
 string of a small alphabet that covers the language otherwise (grammars, JSON). The family's
 answer must be a completion, and as short as the shortest one found.
 """
+import bisect
+import itertools
+import json
+import random
 from collections import deque
 
+import jsonschema
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
@@ -243,3 +248,136 @@ def _json(name, whitespace):
     if key not in _JSONS:
         _JSONS[key] = constraints.json_schema(SCHEMAS[name][0], whitespace=whitespace)
     return _JSONS[key]
+
+
+class SearchTooLarge(Exception):
+    """threads_shortest met more states than its budget."""
+
+
+def threads_shortest(constraint, state, alphabet: bytes, max_len: int, escaped: bool = False, budget: int = 4000):
+    """The length of a shortest completion of `state` within `alphabet` and `max_len` bytes that writes no
+    \\u escape (`escaped`: the text so far ends inside a backslash escape): BFS over bytes, states merged by
+    their parser threads (which decide everything that follows, for schemas without keywords only the final
+    check decides). Without \\u escapes the search stays small; the schemas below never need one (a key or
+    string that only a \\u escape spells, a control character or a non-ASCII one, is never the cheapest).
+    Raises SearchTooLarge past `budget` states (free keys: every key text is a state)."""
+    seen, layer = {state.threads}, [(state, escaped)]
+    for length in range(max_len + 1):
+        if any(constraint.is_accepting(s) for s, _ in layer):
+            return length
+        following = []
+        for s, esc in layer:
+            for b in alphabet:
+                if esc and b == 0x75:
+                    continue
+                f = constraint.advance(s, bytes((b,)))
+                if f is not None and f.threads not in seen:
+                    seen.add(f.threads)
+                    following.append((f, b == 0x5C and not esc))
+                    if len(seen) > budget:
+                        raise SearchTooLarge
+        layer = following
+    return None
+
+
+def walk_without_u_escapes(constraint, draw_index, alphabet: bytes, steps: int):
+    """`walk`, never writing a \\u escape; also says whether the text ends inside a backslash escape."""
+    state, text, escaped = constraint.start(), b"", False
+    for _ in range(steps):
+        options = [b for b in alphabet if not (escaped and b == 0x75)
+                   and constraint.advance(state, bytes((b,))) is not None]
+        if not options:
+            break
+        byte = options[draw_index(len(options))]
+        state, text, escaped = constraint.advance(state, bytes((byte,))), text + bytes((byte,)), byte == 0x5C and not escaped
+    return state, text, escaped
+
+
+PATTERN_SCHEMAS = {
+    # digits only as keys; two of them
+    "digit keys": ({"type": "object", "patternProperties": {"^[0-9]$": {"type": "integer", "minimum": 10, "maximum": 12}},
+                    "additionalProperties": False, "minProperties": 2}, b'{}":,0123\\n'),
+    # "b" matches both patterns (boolean and 1: nothing), "bx" only the second: a longer key, a shorter entry
+    "overlapping patterns": ({"type": "object", "patternProperties": {"^[ab]$": {"type": "boolean"}, "^b.$": {"enum": [1, "xy"]},
+                                                                     "^c[0-9]?$": {"type": "null"}},
+                              "additionalProperties": False, "minProperties": 2}, b'{}":,abcxy01truenl\\'),
+    # keys in a closed set of short names, nested objects
+    "nested": ({"type": "object", "patternProperties": {"^[xy]$": {"type": "object", "patternProperties": {
+        "^[0-9]$": {"type": "null"}}, "additionalProperties": False, "minProperties": 1}},
+               "additionalProperties": False, "required": ["y"]}, b'{}":,xy01nul'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PATTERN_SCHEMAS))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_json_pattern_property_completions_are_shortest(name, data):
+    """Keys allowed only by patternProperties: the completion exists, completes, and is the shortest (BFS)."""
+    schema, alphabet = PATTERN_SCHEMAS[name]
+    constraint = _pattern_json(name)
+    draw = lambda n: data.draw(st.integers(0, n - 1))  # noqa: E731
+    state, text, escaped = walk_without_u_escapes(constraint, draw, alphabet, data.draw(st.integers(0, 16)))
+    found = constraint.shortest_completion(state)
+    if found is None:  # a dead key the prefix check lets through (docs/json_schema.md, "incomplete"): `{"\\`
+        assert threads_shortest(constraint, state, alphabet, 12, escaped) is None, text
+        return
+    assert constraint.completes(state, found), (text, found)
+    try:
+        shortest = threads_shortest(constraint, state, alphabet, len(found), escaped)
+    except SearchTooLarge:  # too far from the end for a brute-force check: only that it completes
+        return
+    assert shortest == len(found), (text, found)
+
+
+def _pattern_json(name):
+    key = ("patterns", name)
+    if key not in _JSONS:
+        _JSONS[key] = constraints.json_schema(PATTERN_SCHEMAS[name][0], whitespace="minified")
+    return _JSONS[key]
+
+
+# A named key, patterns (one a boolean only a pattern allows), and other keys allowed with a costlier value:
+# every key is free, too many key texts for a search over bytes, so documents are enumerated instead.
+FREE_KEYS_SCHEMA = {"type": "object", "properties": {"a": {"enum": ["abab"]}},
+                    "patternProperties": {"^a.$": {"enum": [10, 2]}, "^r$": {"type": "boolean"}},
+                    "additionalProperties": {"type": "array", "items": {"const": 0}, "minItems": 2, "maxItems": 2},
+                    "minProperties": 2, "maxProperties": 3}
+
+
+def valid_objects(schema: dict, keys: list[str], values: list, max_entries: int) -> list[bytes]:
+    """Every minified JSON object with at most `max_entries` distinct keys from `keys` and values from
+    `values` that `jsonschema` finds valid under `schema` (entries are checked on their own first)."""
+    validator = jsonschema.Draft202012Validator(schema)
+    alone = jsonschema.Draft202012Validator({**schema, "minProperties": 0})
+    entries = {key: [json.dumps({key: v}, separators=(",", ":"))[1:-1] for v in values if alone.is_valid({key: v})]
+               for key in keys}
+    out = []
+    for count in range(max_entries + 1):
+        for chosen in itertools.permutations(keys, count):
+            for parts in itertools.product(*(entries[key] for key in chosen)):
+                text = "{" + ",".join(parts) + "}"
+                if validator.is_valid(json.loads(text)):
+                    out.append(text.encode())
+    return sorted(out)
+
+
+def test_json_free_key_completions_match_enumerated_documents():
+    """Every prefix of a valid document is viable and its shortest completion is as short as the shortest
+    valid document (of those enumerated: keys of up to two characters, which hold the cheapest key of
+    every class the patterns tell apart) that starts with it."""
+    keys = ["".join(chars) for n in range(3) for chars in itertools.product("ab0r", repeat=n)]
+    documents = valid_objects(FREE_KEYS_SCHEMA, keys, ["abab", 10, 2, True, [0, 0]], 3)
+    constraint = constraints.json_schema(FREE_KEYS_SCHEMA, whitespace="minified")
+    rng = random.Random(0)
+    prefixes = {b"", b"{", b'{"', b'{"a', b'{"a"', b'{"r":true,"'}
+    prefixes.update(doc[:rng.randrange(len(doc) + 1)] for doc in rng.sample(documents, 150))
+    for prefix in sorted(prefixes):
+        state = constraint.advance(constraint.start(), prefix)
+        assert state is not None, prefix
+        found = constraint.shortest_completion(state)
+        assert found is not None and constraint.completes(state, found), (prefix, found)
+        index, shortest = bisect.bisect_left(documents, prefix), None
+        while index < len(documents) and documents[index].startswith(prefix):
+            shortest = min(shortest or len(documents[index]), len(documents[index]))
+            index += 1
+        assert len(found) == shortest - len(prefix), (prefix, found)

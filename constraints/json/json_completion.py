@@ -26,6 +26,8 @@ from typing import Any
 
 from constraints.json import json_numbers as numbers
 from constraints.json.json_formats import PREFIX_PATTERNS
+from constraints.json.json_keys import KeySearch
+from constraints.json.json_strings import append, string_byte
 from constraints.regular.regex import compile_regex
 from constraints.json.json_stream import (A_AFTER, A_COMMA_SP, A_FIRST, A_VALUE, ARR, KEY, LIT, NUM, O_AFTER, O_COLON,
                                           O_COLON_SP, O_COMMA_SP, O_FIRST, O_KEY, O_VALUE, OBJ, R_DONE, R_VALUE, ROOT,
@@ -35,7 +37,6 @@ _KINDS = ("null", "boolean", "number", "string", "array", "object")
 _UTF8_MISSING = {10: 1, 11: 2, 12: 2, 13: 2, 14: 3, 15: 3, 16: 3}
 # The first continuation byte after a lead whose next byte has a narrow range (E0, ED, F0, F4).
 _UTF8_FIRST = {12: 0xA0, 13: 0x80, 15: 0x90, 16: 0x80}
-_SYNTHETIC_KEYS = ("", "a", "b", "c", "d", "e")
 _CACHE_LIMIT = 65_536
 # Printable ASCII but '"' and '\\' (and DEL): one character each inside a JSON string, nothing to check.
 PLAIN_STRING_BYTES = frozenset(range(0x20, 0x80)) - {0x22, 0x5C}
@@ -59,6 +60,9 @@ class JsonCompletions:
         self._rests: dict[Any, bytes | None] = {}
         self._threads: dict[Any, bytes | None] = {}
         self._numbers: dict[int, bytes | None] = {}
+        self._extras: dict[Any, tuple[str, ...] | None] = {}
+        self._spec_names: dict[Any, frozenset[str]] = {}
+        self._searches: dict[Any, KeySearch] = {}
 
     # -- states ----------------------------------------------------------------------------------
     def shortest(self, threads: tuple) -> bytes | None:
@@ -188,47 +192,97 @@ class JsonCompletions:
                         if dep not in seen and dep not in missing:
                             missing.add(dep)
                             grow = True
+        extra = spec.min_properties - len(seen) - len(missing)
+        if spec.max_properties is not None and len(seen) + len(missing) + max(extra, 0) > spec.max_properties:
+            return None
         parts = []
         for key in sorted(missing):
             entry = self._entry(spec, key, first and not parts)
             if entry is None:
                 return None
             parts.append(entry)
-        extra = spec.min_properties - len(seen) - len(missing)
         if extra > 0:
-            taken = set(seen) | missing
-            options = []
-            for key in self._candidate_keys(spec, taken):
-                entry = self._entry(spec, key, False)
-                if entry is not None:
-                    options.append((len(entry), key))
-            options.sort()
-            if len(options) < extra:
+            keys = self._extra_keys(spec, frozenset(seen | missing), extra)
+            if keys is None:
                 return None
-            for _, key in options[:extra]:
+            for key in keys:
                 parts.append(self._entry(spec, key, first and not parts))
         return b"".join(parts) + b"}"
 
-    def _candidate_keys(self, spec: Any, taken: set, prefix: str = "") -> list[str]:
-        names = {name for leaf in spec.leaves for name in leaf.properties if name.startswith(prefix)}
-        names.update(prefix + s for s in _SYNTHETIC_KEYS)
-        return sorted(name for name in names if name not in taken)
+    def _extra_keys(self, spec: Any, taken: frozenset, extra: int) -> tuple[str, ...] | None:
+        """The `extra` keys outside `taken` whose entries (key and shortest value) are the shortest."""
+        cache_key = (spec, taken, extra)
+        known = self._extras.get(cache_key, False)
+        if known is not False:
+            return known
+        options = []
+        for key in self._named_keys(spec, ""):
+            if key not in taken and (entry := self._entry(spec, key, False)) is not None:
+                options.append((len(entry), key))
+        floor = len(self.comma) + 2 + len(self.colon) + 1  # the entry of "" with a one-byte value
+        for cost, key in self._key_search(spec).keys("", self._names(spec) | taken, extra):
+            options.sort()
+            if len(options) >= extra and options[extra - 1][0] <= floor + cost:
+                break  # no key this costly or costlier makes a shorter entry
+            entry = self._entry(spec, key, False)
+            if entry is not None:
+                options.append((len(entry), key))
+        options.sort()
+        result = tuple(key for _, key in options[:extra]) if len(options) >= extra else None
+        _remember(self._extras, cache_key, result)
+        return result
 
-    def _forced_key(self, spec: Any, seen: frozenset, prefix: str) -> bytes | None:
-        """The rest of a key that starts with `prefix` (after its opening quote), its value and the object's
-        closing: the cheapest over the keys the object allows."""
+    def _names(self, spec: Any) -> frozenset[str]:
+        """The keys an object alternative names: properties, required and dependent-required keys."""
+        known = self._spec_names.get(spec)
+        if known is None:
+            names = {name for leaf in spec.leaves for name in leaf.properties} | set(spec.required)
+            for key, deps in spec.dependent_required:
+                names.add(key)
+                names.update(deps)
+            known = frozenset(names)
+            _remember(self._spec_names, spec, known)
+        return known
+
+    def _named_keys(self, spec: Any, prefix: str) -> list[str]:
+        return sorted(name for name in self._names(spec) if name.startswith(prefix))
+
+    def _key_search(self, spec: Any) -> KeySearch:
+        known = self._searches.get(spec)
+        if known is None:
+            known = KeySearch(spec)
+            _remember(self._searches, spec, known)
+        return known
+
+    def _forced_key(self, spec: Any, seen: frozenset, prefix: str, partial: bytes = b"") -> bytes | None:
+        """The rest of a key that starts with `prefix` then the bytes `partial` of an unfinished character
+        (after its opening quote), its value and the object's closing: the cheapest over the keys the
+        object allows (named ones, and the cheapest others per class of keys the object cannot tell
+        apart: json_keys.py)."""
         best = None
-        for key in self._candidate_keys(spec, set(seen), prefix):
+        written = len(_dumps(prefix)) - 1 + len(partial)  # the key's bytes so far, its opening quote included
+
+        def consider(key: str) -> None:
+            nonlocal best
             child = spec.child(key)
             if child is None:
-                continue
+                return
             value = self.value(child)
             close = self._close_object(spec, seen | {key}, first=False)
             if value is None or close is None:
-                continue
-            text = _dumps(key)[1 + len(_dumps(prefix)) - 2:] + self.colon + value + close
+                return
+            text = _dumps(key)[written:] + self.colon + value + close
             if best is None or len(text) < len(best):
                 best = text
+
+        for key in self._named_keys(spec, prefix):
+            if key not in seen and _dumps(key)[1:].startswith(_dumps(prefix)[1:-1] + partial):
+                consider(key)
+        floor = 1 + len(self.colon) + 2  # closing quote, colon, a one-byte value, '}'
+        for cost, key in self._key_search(spec).keys(prefix, self._names(spec) | seen, 1, partial):
+            if best is not None and cost + floor >= len(best):
+                break
+            consider(key)
         return best
 
     def _close_array(self, spec: Any, index: int, first: bool) -> bytes | None:
@@ -337,12 +391,16 @@ class JsonCompletions:
     def _key(self, frame: tuple, owner: tuple) -> bytes | None:
         """The rest of an object key being read, then its value and the object's closing."""
         _, lex, acc, content, high = frame
+        partial = _utf8_read(lex, acc)
+        if partial is not None:  # inside a UTF-8 sequence: the search goes on from its bytes
+            return self._forced_key(owner[2], owner[3], content, partial)
         pending = _pending_char(lex, acc)
-        spec, seen = owner[2], owner[3]
-        text = self._forced_key(spec, seen, content)
-        if text is None:
-            return None
-        return pending + text if pending else text
+        if pending:  # inside an escape: finished as _pending_char does, the key goes on from that character
+            for byte in pending:
+                lex, acc, code, escaped = string_byte(lex, acc, byte)
+            content = append(content, high, code, escaped)[0]
+        text = self._forced_key(owner[2], owner[3], content)
+        return None if text is None else pending + text
 
     # -- numbers ---------------------------------------------------------------------------------
     def _extend_number(self, spec: Any, text: str, state: Any, limit: int) -> str | None:
@@ -430,6 +488,26 @@ def _pending_char(lex: int, acc: int) -> bytes:
     return bytes([first] + [0x80] * (missing - 1))
 
 
+def _utf8_read(lex: int, acc: int) -> bytes | None:
+    """The bytes of an unfinished UTF-8 character the string lexer has read (json_strings.string_byte's
+    states), None when it is not inside one. The bits read tell the sequence's length: after one byte of
+    a 3-byte sequence at most 15 (E1..EF), after two at least 32 (E0 needs A0..BF next); a 4-byte one
+    read so far has more."""
+    if lex < 10:
+        return None
+    if lex in (12, 13, 15, 16):  # a lead with a narrower next byte: E0, ED, F0, F4
+        return bytes([{12: 0xE0, 13: 0xED, 15: 0xF0, 16: 0xF4}[lex]])
+    if lex == 14:
+        return bytes([0xF0 | acc])
+    if lex == 11:  # two bytes left: after a 3-byte lead, or after a 4-byte lead and one continuation
+        return bytes([0xE0 | acc]) if acc < 16 else bytes([0xF0 | acc >> 6, 0x80 | acc & 0x3F])
+    if acc < 32:  # one byte left: a 2-byte sequence ...
+        return bytes([0xC0 | acc])
+    if acc < 1024:  # ... a 3-byte one ...
+        return bytes([0xE0 | acc >> 6, 0x80 | acc & 0x3F])
+    return bytes([0xF0 | acc >> 12, 0x80 | (acc >> 6) & 0x3F, 0x80 | acc & 0x3F])  # ... or a 4-byte one
+
+
 def _number_state(machine: Any, spec: Any, text: str) -> Any:
     state = None
     lexical = machine._lexical(spec)
@@ -459,7 +537,8 @@ def _number_candidates(spec: Any) -> list[str]:
 
 
 def _dumps(value: str) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode()
+    """JSON text as json.dumps writes it (ensure_ascii=False); a lone surrogate as its \\u escape."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
 
 def _valid(check: Any, value: Any) -> bool:

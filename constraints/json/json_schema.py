@@ -111,6 +111,9 @@ class JsonSchemaConstraint(Constraint):
         if not self._start.threads:
             raise ConstraintError("the schema accepts no JSON value (keyword 'false' at '/')")
         self._completions = JsonCompletions(self._machine)
+        if self._completions.shortest(self._start.threads) is None:
+            raise ConstraintError("the schema accepts no JSON value: no value satisfies all of its keywords "
+                                  f"together (keyword '{_root_keyword(schema)}' at '/')")
         self._accepting: OrderedDict[JsonSchemaState, bool] = OrderedDict()
         self._steps: dict[tuple[JsonSchemaState, bytes], JsonSchemaState | None] = {}
 
@@ -192,6 +195,13 @@ class JsonSchemaConstraint(Constraint):
     def __repr__(self) -> str:
         extra = "" if self.allow_extra_keys else ", allow_extra_keys=False"
         return f"json_schema(<draft {self.draft}>, whitespace={self.whitespace!r}, numbers={self.numbers!r}{extra})"
+
+
+def _root_keyword(schema: Any) -> str:
+    """The root keyword to name when no value satisfies the schema: an applicator if there is one."""
+    if not isinstance(schema, dict) or not schema:
+        return "false" if schema is False else "type"
+    return next((k for k in ("allOf", "anyOf", "oneOf", "$ref") if k in schema), next(iter(schema)))
 
 
 def _plain_dumps(value: Any, separators: tuple[str, str]) -> str:

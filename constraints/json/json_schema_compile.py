@@ -226,7 +226,7 @@ class ObjectSpec:
         else:
             if all(valid(check, key) for check in self.name_checks):
                 nodeset = self.compiled.nodeset(targets)
-                if self.compiled.alternatives(nodeset):
+                if self.compiled.inhabited(nodeset):
                     result = nodeset
         if len(self.children) < _MAX_CACHED_KEYS:  # generated keys are unbounded; memory isn't
             self.children[key] = result
@@ -288,7 +288,7 @@ class ArraySpec:
             targets = {leaf.prefix_items[key] if key < len(leaf.prefix_items) else leaf.rest_items
                        for leaf in self.leaves}
             nodeset = self.compiled.nodeset(targets)
-            self.children[key] = nodeset if self.compiled.alternatives(nodeset) else None
+            self.children[key] = nodeset if self.compiled.inhabited(nodeset) else None
         return self.children[key]
 
 
@@ -372,6 +372,7 @@ class CompiledSchema:
         self._expanded: dict[int, list[frozenset[int]]] = {}
         self._expanding: set[int] = set()
         self._specs: dict[tuple[str, int], Any] = {}
+        self._inhabited: dict[int, bool] = {}
         self._python_regex: dict[str, re.Pattern] = {}
         self._partial_regex: dict[str, Any] = {}
         self._validators: dict[tuple[int, str], Any] = {}
@@ -665,6 +666,14 @@ class CompiledSchema:
             self._nodeset_members.append(key)
         return self._nodesets[key]
 
+    def inhabited(self, nodeset: int) -> bool:
+        """Some alternative of the node set admits a kind of value whose own bounds agree (its spec exists:
+        minItems <= maxItems across allOf branches, say); what lies deeper is not looked at."""
+        if nodeset not in self._inhabited:
+            self._inhabited[nodeset] = any(self.spec(alt, kind) is not None
+                                           for alt in self.alternatives(nodeset) for kind in KINDS)
+        return self._inhabited[nodeset]
+
     def alternatives(self, nodeset: int) -> tuple[int, ...]:
         """The satisfiable-looking alternatives (alt ids) of a node set."""
         if nodeset not in self._alternatives:
@@ -792,7 +801,7 @@ class CompiledSchema:
             self._specs[key] = getattr(self, f"_{kind}_spec")(leaves) if allowed else None
         return self._specs[key]
 
-    def _object_spec(self, leaves: tuple[Leaf, ...]) -> ObjectSpec:
+    def _object_spec(self, leaves: tuple[Leaf, ...]) -> ObjectSpec | None:
         closed = []
         name_checks = []
         for leaf in leaves:
@@ -812,10 +821,13 @@ class CompiledSchema:
             if all(p is not None for p in patterns):
                 closed.append((tuple(sorted(listed[0])), patterns))
         max_props = [leaf.max_properties for leaf in leaves if leaf.max_properties is not None]
+        required = frozenset().union(*(leaf.required for leaf in leaves))
+        min_properties = max((leaf.min_properties for leaf in leaves), default=0)
+        if max_props and max(min_properties, len(required)) > min(max_props):
+            return None  # more keys needed than allowed: no object
         return ObjectSpec(
             self, leaves,
-            required=frozenset().union(*(leaf.required for leaf in leaves)),
-            min_properties=max((leaf.min_properties for leaf in leaves), default=0),
+            required=required, min_properties=min_properties,
             max_properties=min(max_props) if max_props else None,
             dependent_required=tuple(d for leaf in leaves for d in leaf.dependent_required),
             closed=tuple(closed), name_checks=tuple(name_checks), residual=self._residual(leaves), listed=listed)
@@ -830,10 +842,12 @@ class CompiledSchema:
         patterns = tuple(dict.fromkeys(p for leaf in leaves for p, _ in leaf.pattern_properties))
         return (names, patterns) if names or patterns else None
 
-    def _array_spec(self, leaves: tuple[Leaf, ...]) -> ArraySpec:
+    def _array_spec(self, leaves: tuple[Leaf, ...]) -> ArraySpec | None:
         max_items = [leaf.max_items for leaf in leaves if leaf.max_items is not None]
-        return ArraySpec(self, leaves, max((leaf.min_items for leaf in leaves), default=0),
-                         min(max_items) if max_items else None, self._residual(leaves))
+        min_items = max((leaf.min_items for leaf in leaves), default=0)
+        if max_items and min_items > min(max_items):
+            return None  # minItems above maxItems (across allOf branches, say): no array
+        return ArraySpec(self, leaves, min_items, min(max_items) if max_items else None, self._residual(leaves))
 
     def _string_spec(self, leaves: tuple[Leaf, ...]) -> StringSpec | None:
         max_length = [leaf.max_length for leaf in leaves if leaf.max_length is not None]
@@ -841,15 +855,20 @@ class CompiledSchema:
                          (self.partial_regex(s) for s in leaf.patterns) if p is not None)
         formats = tuple(p for p in (self.partial_regex(PREFIX_PATTERNS[leaf.format]) for leaf in leaves
                                     if leaf.format in PREFIX_PATTERNS) if p is not None)
+        min_length = max((leaf.min_length for leaf in leaves), default=0)
+        if max_length and min_length > min(max_length):
+            return None  # minLength above maxLength: no string
         values = self._enum_values(leaves, "string")
-        if values is not None and not values:
-            return None
+        if values is not None:
+            values = [v for v in values if min_length <= len(v) and (not max_length or len(v) <= min(max_length))]
+            if not values:
+                return None
         checks = self._scalar_checks(leaves, "string")
         searches = tuple(self.python_regex(p) for leaf in leaves for p in leaf.patterns)
         format_names = tuple(leaf.format for leaf in leaves if leaf.format is not None)
         enum = tuple(sorted(set(values))) if values is not None else None
         return StringSpec(
-            min_length=max((leaf.min_length for leaf in leaves), default=0),
+            min_length=min_length,
             max_length=min(max_length) if max_length else None,
             patterns=patterns, formats=formats, enum=enum, searches=searches,
             format_names=format_names, format_checker=self.format_checker, checks=checks,

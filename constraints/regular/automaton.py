@@ -360,6 +360,17 @@ def representative_bytes(nfa: ByteNfa, nodes) -> list[int]:
     known = cache.get(key)
     if known is not None:
         return known
+    out = [_pick(lo, hi) for lo, hi in byte_ranges(nfa, key)]
+    out.sort(key=_rank)
+    if len(cache) > 100_000:
+        cache.clear()
+    cache[key] = out
+    return out
+
+
+def byte_ranges(nfa: ByteNfa, nodes) -> list[tuple[int, int]]:
+    """The ranges [lo, hi] of bytes that every BYTE node of `nodes` treats alike (edges and
+    lookbehind class both), among the bytes some edge of theirs takes, in byte order."""
     class_cuts = nfa.__dict__.get("_class_cuts")
     if class_cuts is None:
         byte_class = nfa.byte_class
@@ -372,12 +383,7 @@ def representative_bytes(nfa: ByteNfa, nodes) -> list[int]:
             cuts.add(hi + 1)
             covered.append((lo, hi))
     bounds = sorted(cuts)
-    out = [_pick(a, b - 1) for a, b in zip(bounds, bounds[1:]) if any(lo <= a <= hi for lo, hi in covered)]
-    out.sort(key=_rank)
-    if len(cache) > 100_000:
-        cache.clear()
-    cache[key] = out
-    return out
+    return [(a, b - 1) for a, b in zip(bounds, bounds[1:]) if any(lo <= a <= hi for lo, hi in covered)]
 
 
 def _pick(a: int, b: int) -> int:

@@ -11,8 +11,9 @@ from constraints.regular.automaton import DEFAULT_STATE_BUDGET, Dfa, DfaState, P
 from constraints.base import Constraint, ConstraintError
 from constraints.regular.byte_nfa import build_nfa
 from constraints.regular.regex_parser import parse_regex
+from constraints.regular.regex_search import search_tree
 
-__all__ = ["compile_regex", "compile_regex_matcher", "regex", "RegexConstraint", "Dfa", "DfaState"]
+__all__ = ["compile_regex", "compile_regex_matcher", "compile_search", "regex", "RegexConstraint", "Dfa", "DfaState"]
 
 
 def compile_regex(pattern: str, flags: int = 0, state_budget: int = DEFAULT_STATE_BUDGET) -> Dfa:
@@ -24,6 +25,13 @@ def compile_regex(pattern: str, flags: int = 0, state_budget: int = DEFAULT_STAT
     """
     tree = parse_regex(pattern, flags)
     return Dfa(build_nfa(tree, pattern), state_budget)
+
+
+def compile_search(pattern: str, flags: int = 0, state_budget: int = DEFAULT_STATE_BUDGET) -> Dfa:
+    """A lazy byte DFA for the texts in which `re.search(pattern, text)` finds a match (JSON Schema's
+    `pattern` and `patternProperties`): regex_search.py. Raises ConstraintError as compile_regex does."""
+    tree = parse_regex(pattern, flags)
+    return Dfa(build_nfa(search_tree(tree, pattern, flags), pattern), state_budget)
 
 
 def compile_regex_matcher(pattern: str, flags: int = 0,
