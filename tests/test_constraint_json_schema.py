@@ -60,8 +60,10 @@ def test_benchmark_sample_exact_and_prefix_sound():
                     valid_rejected += not accepted
                 else:
                     invalid_accepted += accepted
-                try:  # the constraint contract: prefixes of accepted documents viable, chunking, immutable states
-                    check_constraint(constraint, [text], vocabulary=[], chunkings=1, tracked_states=4, seed=compiled)
+                try:  # the constraint contract: prefixes of accepted documents viable, chunking, immutable states,
+                    # and (compact only, for time) a completion for the longest viable prefix of a rejected one
+                    check_constraint(constraint, [text], vocabulary=[], chunkings=1, tracked_states=4, seed=compiled,
+                                     completions=constraint is compact)
                 except CheckFailed as failure:
                     broken.append((path.name, str(failure)))
     assert len(SAMPLE) == 300

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-from itertools import product
 from typing import Any
 
 from constraints.json import json_numbers as numbers
@@ -409,17 +408,21 @@ class JsonCompletions:
         alphabet = "0123456789-." + ("e+" if self.machine.exponent and not lexical else "")
         if state is not None and state in numbers.CLOSABLE and self.machine._number_ok((NUM, spec, state, text)):
             return ""
+        def search(current: Any, chars: str, size: int) -> str | None:
+            """The first suffix of `size` characters in alphabet order (dead prefixes skipped)."""
+            if len(chars) == size:
+                ok = current in numbers.CLOSABLE and self.machine._number_ok((NUM, spec, current, text + chars))
+                return chars if ok else None
+            for char in alphabet:
+                following = numbers.step(current, ord(char), lexical, self.machine.exponent)
+                if following is not None and (found := search(following, chars + char, size)) is not None:
+                    return found
+            return None
+
         for size in range(1, limit + 1):
-            for chars in product(alphabet, repeat=size):
-                current, ok = state, True
-                for char in chars:
-                    current = numbers.step(current, ord(char), lexical, self.machine.exponent)
-                    if current is None:
-                        ok = False
-                        break
-                candidate = text + "".join(chars)
-                if ok and current in numbers.CLOSABLE and self.machine._number_ok((NUM, spec, current, candidate)):
-                    return "".join(chars)
+            found = search(state, "", size)
+            if found is not None:
+                return found
         return None
 
     def _number(self, spec: Any) -> bytes | None:
