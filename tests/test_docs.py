@@ -1,0 +1,153 @@
+"""The documentation runs: every ```python block of every docs/ page is executed (a page's blocks in order,
+in one namespace), every `ppl ...` line of a ```bash block and every `$ ppl ...` of a ```console block is run
+as a command (a console block's printed lines must match), and the site builds with `mkdocs build --strict`.
+
+A block preceded by `<!-- skip: REASON -->` is not run; each such block is its own test item that pytest
+reports as skipped with REASON (`pytest -rs` lists them)."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+FENCE = re.compile(r"^(`{3,})([\w+-]*)\s*$")
+SKIP = re.compile(r"^<!--\s*skip:\s*(.+?)\s*-->$")
+RUN_LANGUAGES = ("python", "bash", "console")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block of a docs page: its language, text, first line and skip reason (None: it runs)."""
+    page: str
+    language: str
+    text: str
+    line: int
+    skip: str | None
+
+    @property
+    def label(self) -> str:
+        return f"docs/{self.page}:{self.line}"
+
+
+def read_blocks(path: Path) -> list[Block]:
+    """The fenced blocks of a Markdown page, with the `<!-- skip: ... -->` marker on the line before each."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    page = path.relative_to(DOCS).as_posix()
+    blocks, i, previous = [], 0, ""
+    while i < len(lines):
+        opening = FENCE.match(lines[i])
+        if not opening:
+            if lines[i].strip():
+                previous = lines[i].strip()
+            i += 1
+            continue
+        fence, language, start = opening.group(1), opening.group(2), i + 1
+        i += 1
+        while i < len(lines) and lines[i].strip() != fence:
+            i += 1
+        if i == len(lines):
+            raise AssertionError(f"docs/{page}:{start}: a ``` block is never closed")
+        marker = SKIP.match(previous)
+        if previous.startswith("<!--") and "skip" in previous and not marker:
+            raise AssertionError(f"docs/{page}:{start - 1}: write a skip marker as <!-- skip: REASON -->")
+        blocks.append(Block(page, language, "\n".join(lines[start:i]) + "\n", start, marker and marker.group(1)))
+        previous, i = "", i + 1
+    return blocks
+
+
+PAGES = sorted(DOCS.rglob("*.md"))
+BLOCKS = [block for page in PAGES for block in read_blocks(page) if block.language in RUN_LANGUAGES]
+SKIPPED = [block for block in BLOCKS if block.skip]
+
+
+def commands(block: Block) -> list[tuple[str, str | None]]:
+    """(command, expected output or None) pairs: `ppl` lines of a bash block (with `\\` continuations), or the
+    `$ ppl` lines of a console block with the lines printed after each."""
+    logical, current = [], ""
+    for line in block.text.splitlines():
+        current += line[:-1] + " " if line.endswith("\\") else line
+        if not line.endswith("\\"):
+            logical.append(current)
+            current = ""
+    if block.language == "bash":
+        return [(line.strip(), None) for line in logical if line.strip().startswith("ppl ")]
+    pairs: list[tuple[str, list[str]]] = []
+    for line in logical:
+        if line.startswith("$ "):
+            pairs.append((line[2:].strip(), []))
+        elif pairs:
+            pairs[-1][1].append(line)
+    return [(command, "\n".join(output).strip()) for command, output in pairs if command.startswith("ppl ")]
+
+
+@pytest.fixture(scope="module")
+def ppl_on_path(tmp_path_factory) -> dict:
+    """An environment whose `ppl` is this checkout's command line, run by this interpreter."""
+    bin_dir = tmp_path_factory.mktemp("bin")
+    script = bin_dir / "ppl"
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom frontend.cli import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    return env
+
+
+def test_every_page_has_runnable_blocks_or_none_claims_to():
+    """The extraction found the blocks (a regression guard for the parser) and every skip names a reason."""
+    assert len([b for b in BLOCKS if b.language == "python" and not b.skip]) >= 30
+    assert all(len(block.skip) > 8 for block in SKIPPED)
+
+
+@pytest.mark.parametrize("page", sorted({b.page for b in BLOCKS if b.language == "python"}))
+def test_python_blocks_run(page, monkeypatch):
+    """A page's python blocks run in order in one namespace, from the repository root, on CPU."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    namespace: dict = {"__name__": "__docs__"}
+    for block in (b for b in BLOCKS if b.page == page and b.language == "python" and not b.skip):
+        try:
+            exec(compile(block.text, block.label, "exec"), namespace)
+        except Exception as error:  # name the block and show it
+            raise AssertionError(f"{block.label}: {type(error).__name__}: {error}\n"
+                                 f"{textwrap.indent(block.text, '    ')}") from error
+
+
+COMMAND_BLOCKS = [b for b in BLOCKS if b.language in ("bash", "console") and not b.skip and commands(b)]
+
+
+@pytest.mark.parametrize("block", COMMAND_BLOCKS, ids=[b.label for b in COMMAND_BLOCKS])
+def test_ppl_commands_run(block, ppl_on_path):
+    """Each `ppl` command of the docs exits 0 (bash) or prints exactly what the page shows (console)."""
+    for command, expected in commands(block):
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=ROOT, env=ppl_on_path,
+                              capture_output=True, text=True, timeout=300)
+        shown = (done.stdout + done.stderr).strip()
+        if expected is None:
+            assert done.returncode == 0, f"{block.label}: `{command}` exited {done.returncode}:\n{shown}"
+        else:
+            assert shown == expected, f"{block.label}: `{command}` printed\n{shown}\nthe page shows\n{expected}"
+
+
+@pytest.mark.parametrize("block", SKIPPED, ids=[b.label for b in SKIPPED])
+def test_marked_blocks_are_reported(block):
+    """Blocks marked `<!-- skip: REASON -->` show up in pytest's skip count, with their reason."""
+    pytest.skip(f"{block.label} ({block.language}) not run: {block.skip}")
+
+
+def test_site_builds_without_warnings(tmp_path):
+    """`mkdocs build --strict` (every warning an error: broken links, pages left out of the nav, docstrings)."""
+    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+        pytest.importorskip(module, reason='the site needs the docs extra: pip install -e ".[docs]"')
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), NO_MKDOCS_2_WARNING="1"))
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert (tmp_path / "site" / "reference" / "inference" / "index.html").is_file()
