@@ -58,5 +58,7 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
     decoder = llm.static_decoder(particles, decoder_columns(llm, len(ids), steps), head_temperature, graphs)
     population = DecodePopulation(llm, ids, particles, steps, decoder, potential=potential, temperature=temperature,
                                   stop_at_eos=stop_at_eos, sampling=sampling)
-    return run_smc(population, r, EssResampling(ess_threshold, "systematic"), max_steps=steps, steps_known=steps,
-                   name="smc_decode", observer=on_step)
+    result = run_smc(population, r, EssResampling(ess_threshold, "systematic"), max_steps=steps, steps_known=steps,
+                     name="smc_decode", observer=on_step)
+    result.output = lambda particle: particle.text  # samples are the generated texts (a DecodedText has no choices)
+    return result
