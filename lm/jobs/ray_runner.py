@@ -5,8 +5,8 @@ the rows, one at a time, to a pool of `RayGroupActor`s, each of which loads the 
 runs a `GroupWorker` (`num_gpus` per actor where the cluster has GPUs). The driver reads the
 output rows as they are produced and hands each group's records to `sink`, which appends them
 to the output file. An actor that dies is restarted by Ray and the group it held is run again
-(`max_task_retries`); its partial work never reached the driver, so nothing is lost or written
-twice. Only the prompts and records move; each actor loads the weights itself, and KV caches
+(Ray Data's actor pools restart actors and retry their tasks by default); its partial work never
+reached the driver, so nothing is lost or written twice. Only the prompts and records move; each actor loads the weights itself, and KV caches
 never leave their actor.
 """
 from __future__ import annotations
@@ -16,8 +16,6 @@ from typing import Any, Callable, Sequence
 
 from lm.jobs.job import BatchJob
 from lm.jobs.records import BatchLine
-
-TASK_RETRIES = 3  # a group whose actor dies this many times fails the job (a group that kills its actor: no loop)
 
 
 class RayGroupActor:
@@ -78,8 +76,8 @@ def run_on_ray(job: BatchJob, groups: Sequence[Sequence[BatchLine]], sink: Calla
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         results = dataset.map_batches(
             RayGroupActor, fn_constructor_kwargs={"job": job.to_json()}, batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=2),
-            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=-1, max_task_retries=TASK_RETRIES)
+            compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows)), max_tasks_in_flight_per_actor=2),
+            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)
         for row in results.iter_rows():
             sink(json.loads(row["records"]))
     finally:
