@@ -41,13 +41,14 @@ class BatchSummary:
 
 
 def batch(input: "str | os.PathLike | Sequence[dict]", out: "str | os.PathLike | None" = None, *,
-          model: str = "builtin", seed: int = 0, particles: int = 8, max_tokens: int = 128, method: str = "smc",
+          model: Any = "builtin", seed: int = 0, particles: int = 8, max_tokens: int = 128, method: str = "smc",
           temperature: float = 1.0, group_size: int = 8, threads: int = 1, device: str = "auto",
           ray: bool = False, address: str | None = None, actors: int = 1, cpus_per_actor: float = 1.0,
           gpus_per_actor: float | None = None, overwrite: bool = False,
           on_records: Callable[[list[dict]], Any] | None = None) -> BatchSummary:
     """Run every line of `input` (a JSONL path, or a list of line objects) and write one record per line to `out`.
 
+    `model` is a name or path each replica loads, or (in-process only) a loaded LanguageModel.
     Settings given here are the job's defaults; a line's own fields override them. `group_size`
     lines run together on a model replica (their particles share forward passes). `ray=True` or
     `address=` runs on Ray (a local cluster, the one this process joined, or the one at
@@ -56,8 +57,12 @@ def batch(input: "str | os.PathLike | Sequence[dict]", out: "str | os.PathLike |
     `on_records(records)` sees each group's new records as they are written.
     Returns a BatchSummary whose `records` are this run's, sorted by index.
     """
-    job = BatchJob(model=model, seed=seed, particles=particles, max_tokens=max_tokens, method=method,
-                   temperature=temperature, group_size=group_size, threads=threads, device=device)
+    llm = None if isinstance(model, (str, os.PathLike)) else model
+    if llm is not None and (ray or address is not None):
+        raise ValueError("batch: on Ray give the model's name or path (each actor loads it), not a loaded model")
+    job = BatchJob(model=str(model) if llm is None else llm.name, seed=seed, particles=particles,
+                   max_tokens=max_tokens, method=method, temperature=temperature, group_size=group_size,
+                   threads=threads, device=device)
     if isinstance(input, (str, os.PathLike)):
         lines = read_input(input)
     else:
@@ -84,7 +89,7 @@ def batch(input: "str | os.PathLike | Sequence[dict]", out: "str | os.PathLike |
     else:
         from lm.jobs.local_runner import run_in_process
 
-        run_in_process(job, pending, sink)
+        run_in_process(job, pending, sink, llm)
     written.sort(key=lambda r: r["index"])
     return BatchSummary(total=len(lines), resumed=0 if output is None else output.resumed, ran=len(written),
                         errors=sum("error" in r for r in written), seconds=time.perf_counter() - start,

@@ -13,7 +13,7 @@ import functools
 import os
 import socket
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 from lm.jobs.job import BatchJob
 from lm.jobs.lockstep import run_in_lockstep
@@ -23,14 +23,15 @@ from lm.jobs.records import BatchLine, error_record, line_seed, result_record
 class GroupWorker:
     """Holds a loaded model; `run(lines)` gives one output record per line, in the lines' order."""
 
-    def __init__(self, job: BatchJob):
+    def __init__(self, job: BatchJob, llm: Any = None):
+        """Loads `job.model` (on `job.device`, "auto": CUDA when there is one), unless a loaded `llm` is given."""
         import torch
 
         from lm.loading.loading import load
 
         device = job.device if job.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         self.job = job
-        self.llm = load(job.model, device=device, threads=job.threads)
+        self.llm = llm if llm is not None else load(job.model, device=device, threads=job.threads)
         self.fingerprint = job.fingerprint()
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
