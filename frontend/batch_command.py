@@ -64,6 +64,8 @@ def run_batch(options: BatchOptions) -> int:
             overwrite=options.overwrite, on_records=None if bar is None else (lambda records: bar.update(len(records))))
     except (BatchInputError, OutputConflict) as e:
         raise BadInput(str(e)) from None
+    except ValueError as e:  # job settings the cluster cannot meet (lines' own errors are their records)
+        raise BadInput(str(e).removeprefix("batch: ")) from None
     except lm.LMError as e:
         raise BadInput(f"--model {options.model}: {e}") from None
     except KeyboardInterrupt:

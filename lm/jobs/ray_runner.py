@@ -70,6 +70,10 @@ def run_on_ray(job: BatchJob, groups: Sequence[Sequence[BatchLine]], sink: Calla
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if started and address is None and actors * cpus_per_actor > cpus:  # a local cluster cannot grow: say so
+            raise ValueError(f"batch: {actors} actors of {cpus_per_actor:g} CPUs each need {actors * cpus_per_actor:g} "
+                             f"CPUs, and this machine's Ray cluster has {cpus:g}; lower --actors or --cpus-per-actor")
         if gpus_per_actor is None:
             gpus_per_actor = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
         rows = [{"lines": json.dumps([line.to_json() for line in group])} for group in groups]
