@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sqlite3
 
 import jsonschema
@@ -176,3 +177,39 @@ def test_ppl_batch_writes_records_resumes_and_reports_bad_input_in_one_line(tmp_
     assert main(["batch", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert capsys.readouterr().err.strip() == (f"ppl batch: error: {tmp_path / 'bad.jsonl'}, line 1: field 'prompt': "
                                                "a string, got a JSON number")
+
+
+def test_two_jobs_never_write_one_output(llm, tmp_path):
+    lines = [{"prompt": "Code: ", "regex": CODE}]
+    out = tmp_path / "out.jsonl"
+
+    def second_job(records):
+        with pytest.raises(OutputConflict, match="another batch job is writing"):
+            lm.batch(lines, out, model=llm, **SMALL)
+
+    lm.batch(lines, out, model=llm, **SMALL, on_records=second_job)
+    assert len(read_records(out)) == 1 and lm.batch(lines, out, model=llm, **SMALL).resumed == 1
+
+
+def test_ctrl_c_during_a_lockstep_group_stops_ppl_batch_with_130_and_it_resumes(tmp_path, monkeypatch, capsys):
+    """A real SIGINT while a group's lines run in their threads: the job stops, the next run finishes it."""
+    from lm.generation.generation import ConstrainedGeneration
+
+    real_step, out = ConstrainedGeneration.step, tmp_path / "out.jsonl"
+
+    async def step_then_ctrl_c(self):
+        if out.stat().st_size > 0:  # the first group's records are written: a step of the second group
+            signal.raise_signal(signal.SIGINT)
+        await real_step(self)
+
+    write_lines(tmp_path / "in.jsonl", [{"prompt": f"Code {i}: ", "regex": CODE} for i in range(6)])
+    args = ["batch", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out.jsonl"), "--particles", "2",
+            "--max-tokens", "12", "--group-size", "2"]
+    monkeypatch.setattr(ConstrainedGeneration, "step", step_then_ctrl_c)
+    assert main(args) == 130
+    assert "interrupted" in capsys.readouterr().err
+    kept = [r["index"] for r in read_records(tmp_path / "out.jsonl")]
+    assert kept == [0, 1]
+    monkeypatch.setattr(ConstrainedGeneration, "step", real_step)
+    assert main(args) == 0 and "2 done before" in capsys.readouterr().err
+    assert [r["index"] for r in read_records(tmp_path / "out.jsonl")] == list(range(6))

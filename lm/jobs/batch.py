@@ -81,15 +81,19 @@ def batch(input: "str | os.PathLike | Sequence[dict]", out: "str | os.PathLike |
         if on_records is not None and fresh:
             on_records(fresh)
 
-    if ray or address is not None:
-        from lm.jobs.ray_runner import run_on_ray
+    try:
+        if ray or address is not None:
+            from lm.jobs.ray_runner import run_on_ray
 
-        run_on_ray(job, pending, sink, actors=actors, address=address, cpus_per_actor=cpus_per_actor,
-                   gpus_per_actor=gpus_per_actor)
-    else:
-        from lm.jobs.local_runner import run_in_process
+            run_on_ray(job, pending, sink, actors=actors, address=address, cpus_per_actor=cpus_per_actor,
+                       gpus_per_actor=gpus_per_actor)
+        else:
+            from lm.jobs.local_runner import run_in_process
 
-        run_in_process(job, pending, sink, llm)
+            run_in_process(job, pending, sink, llm)
+    finally:
+        if output is not None:
+            output.close()
     written.sort(key=lambda r: r["index"])
     return BatchSummary(total=len(lines), resumed=0 if output is None else output.resumed, ran=len(written),
                         errors=sum("error" in r for r in written), seconds=time.perf_counter() - start,

@@ -5,14 +5,15 @@ fsync, so after a crash the file holds whole records plus at most one partial la
 resume that partial line (no newline at its end, or not JSON) is cut off, the finished lines
 are read back, and a line is never written twice: `append` drops records of lines already in
 the file. A file written by another job (different model, seed, settings or group size) or for
-input lines that have since changed is refused, with the fix.
+input lines that have since changed is refused, with the fix, and so is a file another job is
+writing (a job holds an exclusive lock on its output while it runs).
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from lm.jobs.records import BatchLine
 
@@ -30,12 +31,21 @@ class OutputFile:
         self.fingerprint = fingerprint
         self.done: set[int] = set()
         self.repaired_bytes = 0
-        if overwrite or not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_bytes(b"")
-        else:
-            self._resume({line.index: line for line in lines})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _exclusive(self.path)
+        try:
+            if overwrite:
+                self._lock.truncate(0)
+            else:
+                self._resume({line.index: line for line in lines})
+        except BaseException:
+            self.close()
+            raise
         self.resumed = len(self.done)
+
+    def close(self) -> None:
+        """Let another job open the file (the lock is released)."""
+        self._lock.close()
 
     def _resume(self, lines: dict[int, BatchLine]) -> None:
         data = self.path.read_bytes()
@@ -88,6 +98,22 @@ class OutputFile:
             os.fsync(f.fileno())
         self.done.update(r["index"] for r in fresh)
         return fresh
+
+
+def _exclusive(path: Path) -> Any:
+    """The file opened for appending and locked, so two jobs never write one output (OutputConflict if locked)."""
+    handle = open(path, "a+b")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OutputConflict(f"{path}: another batch job is writing this file; wait for it to finish, "
+                             "or give another --out") from None
+    return handle
 
 
 def read_records(path: "str | os.PathLike") -> list[dict]:
