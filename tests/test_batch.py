@@ -195,10 +195,11 @@ def test_ctrl_c_during_a_lockstep_group_stops_ppl_batch_with_130_and_it_resumes(
     """A real SIGINT while a group's lines run in their threads: the job stops, the next run finishes it."""
     from lm.generation.generation import ConstrainedGeneration
 
-    real_step, out = ConstrainedGeneration.step, tmp_path / "out.jsonl"
+    real_step, out, sent = ConstrainedGeneration.step, tmp_path / "out.jsonl", []
 
     async def step_then_ctrl_c(self):
-        if out.stat().st_size > 0:  # the first group's records are written: a step of the second group
+        if out.stat().st_size > 0 and not sent:  # the first group's records are written: a step of the second
+            sent.append(True)
             signal.raise_signal(signal.SIGINT)
         await real_step(self)
 
