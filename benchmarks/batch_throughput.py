@@ -8,6 +8,8 @@ started once before them, as a cluster would be; a 16-prompt in-process warm-up 
   in-process g=8   groups of 8 lines in lockstep (their particles share forward passes)
   ray 1 actor g=8  Ray Data, one actor (one CPU)
   ray 2 actors g=8 Ray Data, two actors (one CPU each)
+and, as the machine's own ceiling for two workers (no Ray), in-process g=8 jobs in fresh OS
+processes: one process with every prompt, then two at once with half each (start-up included).
 The prompts alternate a JSON Schema object and a regex code on the built-in model, one torch
 thread everywhere. Records (less timing and worker) are compared across jobs of the same group size.
 """
@@ -18,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +48,14 @@ def main() -> None:
     parser.add_argument("--particles", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--child", nargs=2, type=int, metavar=("START", "STOP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:  # one worker of the no-Ray control: an in-process job on prompts[START:STOP]
+        import lm
+
+        lm.batch(prompts(args.prompts)[args.child[0]:args.child[1]], particles=args.particles,
+                 max_tokens=args.max_tokens, group_size=8)
+        return
 
     import torch
     import ray
@@ -82,6 +92,17 @@ def main() -> None:
         rows.append((name, seconds, first, steady, summary.errors, len({r["worker"] for r in summary.records})))
         print(f"{name}: {seconds:.1f} s, {summary.errors} errors", file=sys.stderr)
     ray.shutdown()
+    processes = {}
+    for count in (1, 2):
+        cuts = [(k * args.prompts // count, (k + 1) * args.prompts // count) for k in range(count)]
+        t = time.perf_counter()
+        children = [subprocess.Popen([sys.executable, __file__, "--prompts", str(args.prompts), "--particles",
+                                      str(args.particles), "--max-tokens", str(args.max_tokens), "--child",
+                                      str(a), str(b)], stderr=subprocess.DEVNULL) for a, b in cuts]
+        if any(child.wait() != 0 for child in children):
+            raise SystemExit("a control process failed")
+        processes[count] = time.perf_counter() - t
+        print(f"{count} process(es), no Ray: {processes[count]:.1f} s", file=sys.stderr)
     same = (records["in-process g=8"] == records["ray 1 actor g=8"] == records["ray 2 actors g=8"])
 
     total = {row[0]: row[1] for row in rows}
@@ -112,6 +133,8 @@ def main() -> None:
               f"| 2 actors / 1 actor, speed-up | {total[r1] / total[r2]:.2f}x | {steady[r2] / steady[r1]:.2f}x |",
               f"| in-process, lockstep groups of 8 / one line at a time, speed-up | "
               f"{total['in-process g=1'] / total[local]:.2f}x | {steady[local] / steady['in-process g=1']:.2f}x |",
+              f"| no Ray, the machine's ceiling: 2 processes / 1 process, speed-up (start-up included) | "
+              f"{processes[1] / processes[2]:.2f}x | |",
               f"| Ray 1 actor / in-process g=8, time | {total[r1] / total[local]:.2f}x | {steady[local] / steady[r1]:.2f}x |",
               f"| Ray path (1 actor) overhead against in-process g=8, per prompt | "
               f"{(total[r1] - total[local]) / n * 1000:.0f} ms | {(1 / steady[r1] - 1 / steady[local]) * 1000:.0f} ms |",

@@ -80,7 +80,7 @@ def run_on_ray(job: BatchJob, groups: Sequence[Sequence[BatchLine]], sink: Calla
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         results = dataset.map_batches(
             RayGroupActor, fn_constructor_kwargs={"job": job.to_json()}, batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows)), max_tasks_in_flight_per_actor=1),
+            compute=ray.data.ActorPoolStrategy(size=min(actors, len(rows)), max_tasks_in_flight_per_actor=2),
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)
         for row in results.iter_rows():
             sink(json.loads(row["records"]))
