@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from lm.jobs.job import BatchJob, groups as cut_groups
+from lm.loading.model_dir import BUILTIN_MODELS, MODEL_PACKAGES
 from lm.jobs.output import OutputFile
 from lm.jobs.records import parse_lines, read_input
 
@@ -58,6 +59,8 @@ def batch(input: "str | os.PathLike | Sequence[dict]", out: "str | os.PathLike |
     Returns a BatchSummary whose `records` are this run's, sorted by index.
     """
     llm = None if isinstance(model, (str, os.PathLike)) else model
+    if llm is None and str(model) not in BUILTIN_MODELS and str(model) not in MODEL_PACKAGES and Path(model).exists():
+        model = Path(model).resolve()  # a model directory or .gguf file: the same path from every worker's cwd
     if llm is not None and (ray or address is not None):
         raise ValueError("batch: on Ray give the model's name or path (each actor loads it), not a loaded model")
     job = BatchJob(model=str(model) if llm is None else llm.name, seed=seed, particles=particles,

@@ -72,7 +72,7 @@ def read_input(path: "str | os.PathLike") -> list[BatchLine]:
     except OSError as e:
         raise BatchInputError(f"{path}: cannot be read ({e.strerror})") from None
     objects = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.split("\n"), start=1):  # not splitlines: JSON strings may hold U+2028
         if not raw.strip():
             continue
         try:
