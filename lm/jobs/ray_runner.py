@@ -36,15 +36,6 @@ class RayGroupActor:
         return {"records": np.array(out, dtype=object)}
 
 
-def ray_available() -> bool:
-    """Whether Ray Data can be imported (the `ray` extra: pip install "ppl-smc[ray]")."""
-    try:
-        import ray.data  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_on_ray(job: BatchJob, groups: Sequence[Sequence[BatchLine]], sink: Callable[[list[dict]], Any], *,
                actors: int = 1, address: str | None = None, cpus_per_actor: float = 1.0,
                gpus_per_actor: float | None = None) -> None:
