@@ -117,7 +117,7 @@ def _texts_so_far(partial: Any) -> Any:
 
     return Result(partial.particles, partial.log_ml, message="interrupted: the particles' text so far",
                   steps=partial.steps, output=lambda particle: getattr(particle, "output", particle),
-                  history=partial.history)
+                  history=partial.recorded)
 
 
 def _quiet_transformers(show_progress: bool) -> None:

@@ -96,17 +96,17 @@ class Result:
         self.message = message or (ALL_DEAD if dead else "")
         self.steps = list(steps)
         self.output = output or default_output
-        self._history = history
+        self.recorded = history  # the steps as the engine recorded them (a Result made from another passes this on)
 
     @property
     def history(self) -> History | None:
         """The run's per-step record with this result's final samples, log-ML, ESS and message (None unless
         the run was recorded: `record=True`)."""
-        if self._history is None:
+        if self.recorded is None:
             return None
         samples = tuple(RecordedSample(s.value if isinstance(s.value, str) else repr(s.value), float(s.probability))
                         for s in self.group(self.output))
-        return dataclasses.replace(self._history, samples=samples, log_ml=self.log_ml, ess=float(self.ess),
+        return dataclasses.replace(self.recorded, samples=samples, log_ml=self.log_ml, ess=float(self.ess),
                                    message=self.message)
 
     def save_html(self, path: str, title: str | None = None) -> None:

@@ -213,7 +213,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
         message = ("no valid continuation: every particle was rejected by the constraint"
                    + (f" ({truncated} reached max_tokens={max_tokens} first)" if truncated else ""))
     return Result([Particle(p, w) for p, w in zip(population, log_weights)], result.log_ml,
-                  message=message, steps=result.steps, output=lambda p: p.output, history=result.history)
+                  message=message, steps=result.steps, output=lambda p: p.output, history=result.recorded)
 
 
 def _device_decoder(llm: Any, prompt: Any, particles: int, max_tokens: int, engine: str) -> Any:

@@ -24,7 +24,7 @@ class GenerationResult(Result):
                  message: str | None = None):
         self.healed = healed
         skip = len(healed)
-        history = result.history
+        history = result.recorded
         if history is not None:
             history = dataclasses.replace(history, meta={**history.meta, "model": model, "method": method})
         super().__init__(result.particles, result.log_ml, message=result.message if message is None else message,
