@@ -53,12 +53,15 @@ class StepInfo:
 
 
 def default_output(trace: Any) -> Any:
-    """What a particle produced: a trace's return value, or a Model particle's choices."""
+    """What a particle produced: a trace's return value, a Model particle's choices, else its `output`
+    (the texts of lm's device populations) or the particle itself."""
     if trace is None:
         return None
     if hasattr(trace, "retval"):
         return trace.retval
-    return trace.choices
+    if hasattr(trace, "choices"):
+        return trace.choices
+    return getattr(trace, "output", trace)
 
 
 def hashable(value: Any) -> Any:

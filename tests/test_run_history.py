@@ -66,6 +66,12 @@ def test_generation_history_matches_the_run(builtin, engine):
         assert not any(history.steps[t].pieces[j] for t, j in enumerate(path[done:], done))
 
 
+def test_smc_decode_records_its_rows(builtin):
+    result = lm.smc_decode(builtin, "Story: ", particles=5, max_tokens=10, ess_threshold=0.9, sampling="host", rng=0,
+                           record=True)
+    check_consistent(result, result.history, [p.trace.text for p in result.particles])
+
+
 def test_without_resampling_increments_add_up_to_the_final_log_weights(builtin):
     result = lm_generation(builtin, "Code: ", lm.constraints.regex("[A-Z]{2}-[0-9]{2}"), particles=5, max_tokens=12,
                            ess_threshold=0.0, rng=3, record=True)

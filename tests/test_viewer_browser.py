@@ -51,6 +51,7 @@ def pixels(page, cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
 
 def click_cell(page, step: int, lane: int) -> None:
     canvas = page.locator("#lanes")
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     geometry = {k: int(canvas.get_attribute(f"data-{k}")) for k in ("cell-width", "cell-height", "left", "top")}
     page.mouse.click(box["x"] + geometry["left"] + step * geometry["cell-width"] + geometry["cell-width"] / 2,
@@ -89,7 +90,8 @@ def test_page_shows_the_run_and_a_click_highlights_a_lineage(browser, generation
     assert json.loads(page.locator("#selection").get_attribute("data-lineage")) == lineage
     assert pixels(page, list(enumerate(lineage))[:-1]) == [ORANGE] * (len(lineage) - 1)
     tokens = page.locator("#particle-text span.token")
-    assert tokens.all_text_contents() == history.pieces(last, lane)
+    ended = next(t for t, j in enumerate(lineage) if history.steps[t].finished[j])  # the EOS step: its token is empty
+    assert tokens.all_text_contents() == history.pieces(last, lane)[:ended + 1]
     assert "".join(tokens.all_text_contents()) == generation.particles[lane].trace.output
     assert page.locator("#final-particles tr.selected").get_attribute("data-lane") == str(lane)
     assert opened.errors == []

@@ -135,8 +135,10 @@
     var fragment = document.createDocumentFragment();
     pieces(run, t, i).forEach(function (seg) {
       var s = run.steps[seg.step];
+      if (!seg.text && seg.step > 0 && run.steps[seg.step - 1].state[s.raw.parents[seg.lane]] !== 'running') return;  // idle after it ended
       var span = node('span', seg.text, {
-        'class': 'token' + (seg.text ? '' : ' empty') + (markLast && seg.step === t ? ' current' : ''),
+        'class': 'token' + (seg.text ? '' : ' empty') + (seg.text.charAt(seg.text.length - 1) === '\n' ? ' newline' : '') +
+                 (markLast && seg.step === t ? ' current' : ''),
         'data-step': seg.step,
         title: 'step ' + seg.step + ', lane ' + seg.lane + ': incremental log weight ' + fmt(s.inc[seg.lane]) +
                ', log weight ' + fmt(s.lw[seg.lane]) + ', ' + s.raw.evaluations[seg.lane] + ' constraint evaluations' +
@@ -181,15 +183,15 @@
 
   // ---- charts ----
   function lineChart(svg, T, series, yMin, yMax, marks, limit) {
-    var W = 560, H = 170, left = 46, right = 10, top = 8, bottom = 22;
+    var W = 480, H = 170, left = 52, right = 10, top = 8, bottom = 22;
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     if (!(yMax > yMin)) { yMax = yMin + 1; }
     function x(t) { return left + (T > 1 ? t / (T - 1) : 0.5) * (W - left - right); }
     function y(v) { return top + (1 - (v - yMin) / (yMax - yMin)) * (H - top - bottom); }
     svg.appendChild(svgNode('line', { 'class': 'axis', x1: left, y1: top, x2: left, y2: H - bottom }));
     svg.appendChild(svgNode('line', { 'class': 'axis', x1: left, y1: H - bottom, x2: W - right, y2: H - bottom }));
-    svg.appendChild(svgNode('text', { x: left - 4, y: top + 8, 'text-anchor': 'end' }, fmt(yMax, 4)));
-    svg.appendChild(svgNode('text', { x: left - 4, y: H - bottom, 'text-anchor': 'end' }, fmt(yMin, 4)));
+    svg.appendChild(svgNode('text', { x: left - 4, y: top + 8, 'text-anchor': 'end' }, fmt(yMax, 3)));
+    svg.appendChild(svgNode('text', { x: left - 4, y: H - bottom, 'text-anchor': 'end' }, fmt(yMin, 3)));
     svg.appendChild(svgNode('text', { x: left, y: H - 6, 'text-anchor': 'middle' }, '0'));
     svg.appendChild(svgNode('text', { x: W - right, y: H - 6, 'text-anchor': 'end' }, 'step ' + Math.max(0, T - 1)));
     if (limit !== undefined) {
