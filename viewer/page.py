@@ -34,7 +34,8 @@ def render_html(document: dict, title: str | None = None) -> str:
     script = _asset("viewer.js")
     # The template holds "<script>\n__SCRIPT__\n</script>": the hash covers exactly what lies between the tags.
     digest = base64.b64encode(hashlib.sha256(f"\n{script}\n".encode("utf-8")).digest()).decode("ascii")
-    heading = title if title else "SMC run: " + str(document.get("meta", {}).get("method", "history"))
+    method = document.get("meta", {}).get("method")
+    heading = title or (f"SMC run ({method})" if method else "SMC run")
     values = {"SCRIPT_HASH": f"sha256-{digest}", "TITLE": html.escape(heading), "STYLE": _asset("viewer.css"),
               "DATA": embedded_json(document), "SCRIPT": script}
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], _asset("page.html"))
