@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     llm = lm.load("builtin")
     run(llm, 4, 4, False, args.seed)  # warm-up: the first forward passes
     plain_times, recorded_times = [], []
@@ -146,7 +147,8 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')})", "",
         f"`OMP_NUM_THREADS=1 python benchmarks/viewer_scale.py --particles {args.particles} --tokens {args.tokens} "
         f"--seed {args.seed} --loads {args.loads} --repeats {args.repeats}` on {platform.machine()}, torch {torch.__version__}, "
-        f"{os.cpu_count()} cores (shared), Chromium from the system via Playwright; the run resampled {resampled} times.",
+        f"{os.cpu_count()} cores (shared; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after), "
+        f"Chromium from the system via Playwright; the run resampled {resampled} times.",
         "",
         "| what | measured |", "| --- | --- |",
         f"| SMC run without recording (faster of {args.repeats}) | {plain_s:.2f} s |",
