@@ -157,7 +157,7 @@
     var evaluations = 0;
     run.steps.forEach(function (s) { s.raw.evaluations.forEach(function (e) { evaluations += e; }); });
     document.getElementById('summary').textContent = doc.particles + ' particles · ' + T + ' steps · resampled ' +
-      resampled + ' times · ESS ' + fmt(num(doc.ess), 3) + ' · log-ML ' + fmt(num(doc.log_ml), 6) + ' · ' +
+      resampled + (resampled === 1 ? ' time' : ' times') + ' · ESS ' + fmt(num(doc.ess), 3) + ' · log-ML ' + fmt(num(doc.log_ml), 6) + ' · ' +
       evaluations + ' constraint evaluations';
     var meta = document.getElementById('meta');
     Object.keys(doc.meta).forEach(function (k) { meta.appendChild(node('dt', k)); meta.appendChild(node('dd', doc.meta[k])); });
