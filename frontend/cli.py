@@ -4,6 +4,8 @@
     ppl generate "Code: " --regex "[A-Z]{3}-[0-9]{4}" --json       # one JSON object on stdout
     ppl generate "SQL: " --sql db.sqlite --model smollm2 --chat --plot run.png
     ppl batch prompts.jsonl --out results.jsonl --ray --actors 4
+    ppl generate "Person: " --json-schema examples/person.json --html run.html
+    ppl view run.json -o run.html                                  # a saved run history as a page
     ppl run my_program.py --its-own-flags
     ppl demo
 
@@ -81,6 +83,10 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout (docs/cli.md).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.png",
               help="Write ESS and particle weights over the steps as a figure.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.html",
+              help="Record the run and write its viewer: one self-contained HTML page (docs/viewer.md).")
+@click.option("--history", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.json",
+              help="Record the run and write its history as JSON (for `ppl view`).")
 @click.option("--progress/--no-progress", default=None,
               help="Show the progress bar (default: on a terminal, for runs over a second).")
 @_THREADS
@@ -88,7 +94,7 @@ def cli() -> None:
 def generate(prompt: str | None, prompt_option: str | None, json_schema: str | None, allow_extra_keys: bool,
              regex: str | None, grammar: str | None, sql: str | None, model: str, chat: bool, particles: int,
              method: str, max_tokens: int, temperature: float, seed: int, as_json: bool, plot: Path | None,
-             progress: bool | None, threads: int | None, debug: bool) -> int:
+             html: Path | None, history: Path | None, progress: bool | None, threads: int | None, debug: bool) -> int:
     """Generate text under a constraint.
 
     Continues PROMPT with the model, under at most one constraint, and prints the distinct
@@ -103,7 +109,7 @@ def generate(prompt: str | None, prompt_option: str | None, json_schema: str | N
             prompt=prompt if prompt is not None else prompt_option, model=model, chat=chat,
             constraint=read_constraint(json_schema, regex, grammar, sql), allow_extra_keys=allow_extra_keys,
             particles=particles, method=method, max_tokens=max_tokens, temperature=temperature, seed=seed,
-            threads=threads, json=as_json, plot=plot, progress=progress, debug=debug)
+            threads=threads, json=as_json, plot=plot, html=html, history=history, progress=progress, debug=debug)
         return run_generate(options)
 
 
@@ -152,6 +158,20 @@ def batch(input_path: Path, out: Path, overwrite: bool, model: str, particles: i
             ray=use_ray or address is not None, address=address, actors=actors, cpus_per_actor=cpus_per_actor,
             gpus_per_actor=gpus_per_actor, threads=threads if threads is not None else 1, debug=debug)
         return run_batch(options)
+@cli.command()
+@click.argument("run_json", metavar="RUN.json", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.html",
+              help="Where to write the page (default: RUN.html beside RUN.json).")
+@_DEBUG
+def view(run_json: Path, output: Path | None, debug: bool) -> int:
+    """Write the viewer page of a recorded run.
+
+    Reads RUN.json (a run history: `ppl generate --history`, or `result.history.save` in Python) and
+    writes one self-contained HTML file that opens from file://; prints its path."""
+    with one_line_errors(debug):
+        from frontend.run_files import run_view
+
+        return run_view(run_json, output)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

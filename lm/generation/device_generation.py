@@ -19,9 +19,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from inference.history.record import ParticleSummary
 from inference.result import Particle
 from lm.device.sorted_blocks import SortedBatch
 from lm.distribution.tempering import temper_logits
+from lm.generation.dead_particles import death_cause
 from lm.generation.token_choice import accepts_token, draw_token
 
 
@@ -185,6 +187,11 @@ class ConstrainedDecodePopulation:
         self.twists, self.evaluations = self.twists[index], self.evaluations[index]
         self.log_w = np.asarray(log_weights, dtype=np.float64).copy()
         self.n = len(index)
+
+    def summaries(self) -> list[ParticleSummary]:
+        """Each particle's text so far, cause of death and constraint evaluations (read only by a recorded run)."""
+        return [ParticleSummary(p.trace.output, death_cause(p.trace) if p.log_weight == -math.inf else "",
+                                p.trace.evaluations) for p in self.particles()]
 
     def particles(self) -> list[Particle]:
         return [Particle(GeneratedText(self.texts[i], self.tokens[i], bool(self.finished[i]), bool(self.truncated[i]),
