@@ -1,11 +1,15 @@
-"""The documentation runs: every ```python block of every docs/ page is executed (a page's blocks in order,
-in one namespace), every `ppl ...` line of a ```bash block and every `$ ppl ...` of a ```console block is run
-as a command (a console block's printed lines must match), and the site builds with `mkdocs build --strict`.
+"""The documentation runs: every page of docs/ is run as one test, its blocks in the order the page shows them:
+```python blocks in one namespace, the `ppl ...` lines of ```bash blocks and the `$ ppl ...` lines of ```console
+blocks as commands (a console block's printed lines must match), all in a fresh working directory that links
+the checkout's top level (examples/, benchmarks/, ...). And the site builds with `mkdocs build --strict`.
 
 A block preceded by `<!-- skip: REASON -->` is not run; each such block is its own test item that pytest
 reports as skipped with REASON (`pytest -rs` lists them)."""
+import contextlib
+import io
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -86,17 +90,75 @@ def commands(block: Block) -> list[tuple[str, str | None]]:
     return [(command, "\n".join(output).strip()) for command, output in pairs if command.startswith("ppl ")]
 
 
-@pytest.fixture(scope="module")
-def ppl_on_path(tmp_path_factory) -> dict:
-    """An environment whose `ppl` is this checkout's command line, run by this interpreter."""
-    bin_dir = tmp_path_factory.mktemp("bin")
+def command_environment(bin_dir: Path) -> dict:
+    """An environment whose `ppl` (written to `bin_dir`) is this checkout's command line, run by this interpreter."""
+    bin_dir.mkdir()
     script = bin_dir / "ppl"
     script.write_text(f"#!{sys.executable}\nimport sys\nfrom frontend.cli import main\nsys.exit(main())\n")
     script.chmod(0o755)
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    return env
+    return dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+
+
+def page_directory(directory: Path) -> None:
+    """A working directory that shows the repository's top level (examples/, benchmarks/, ...) through links,
+    so pages use the paths a reader of a checkout would, and what they write stays out of the checkout."""
+    for entry in ROOT.iterdir():
+        if entry.name not in (".git", "site"):
+            (directory / entry.name).symlink_to(entry)
+
+
+def run_python(block: Block, namespace: dict) -> None:
+    try:
+        exec(compile(block.text, block.label, "exec"), namespace)
+    except Exception as error:  # name the block and show it
+        raise AssertionError(f"{block.label}: {type(error).__name__}: {error}\n"
+                             f"{textwrap.indent(block.text, '    ')}") from error
+
+
+SHELL_SYNTAX = {"|", "||", "&&", ";", ">", ">>", "<", "2>&1", "&"}
+
+
+def run_ppl(words: list[str]) -> tuple[int, str, str]:
+    """`ppl WORDS...` in this process (`frontend.cli.main`): no interpreter start or model load per command
+    (loaded models are cached). Its exit status, stdout and stderr."""
+    from frontend.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(words[1:])
+    return status, out.getvalue(), err.getvalue()
+
+
+def run_command(command: str, directory: Path, env: dict) -> tuple[int, str]:
+    """Run one `ppl ...` line: its exit status and what it printed (stdout, then stderr). The `ppl` command
+    runs in this process; what follows a pipe (`ppl ... | python -c ...`) runs in bash, reading its output;
+    any other shell syntax runs the whole line in bash, with `ppl` this checkout's console script."""
+    head, pipe, rest = command.partition(" | ")
+    try:
+        head_words = shlex.split(head, comments=True)
+    except ValueError:  # " | " inside quotes: leave the line to bash
+        head_words = ["|"]
+    if SHELL_SYNTAX.isdisjoint(head_words):
+        status, out, err = run_ppl(head_words)
+        if not pipe or status != 0:
+            return status, (out + err).strip()
+        done = subprocess.run(["bash", "-o", "pipefail", "-c", rest], cwd=directory, env=env, input=out,
+                              capture_output=True, text=True, timeout=300)
+        return done.returncode, (done.stdout + err + done.stderr).strip()
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=directory, env=env,
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def run_commands(block: Block, directory: Path, env: dict) -> None:
+    for command, expected in commands(block):
+        status, shown = run_command(command, directory, env)
+        if expected is None:
+            assert status == 0, f"{block.label}: `{command}` exited {status}:\n{shown}"
+        else:
+            assert shown == expected, f"{block.label}: `{command}` printed\n{shown}\nthe page shows\n{expected}"
 
 
 def test_every_page_has_runnable_blocks_or_none_claims_to():
@@ -105,34 +167,25 @@ def test_every_page_has_runnable_blocks_or_none_claims_to():
     assert all(len(block.skip) > 8 for block in SKIPPED)
 
 
-@pytest.mark.parametrize("page", sorted({b.page for b in BLOCKS if b.language == "python"}))
-def test_python_blocks_run(page, monkeypatch):
-    """A page's python blocks run in order in one namespace, from the repository root, on CPU."""
-    monkeypatch.chdir(ROOT)
+RUN_PAGES = sorted({b.page for b in BLOCKS if not b.skip and (b.language == "python" or commands(b))})
+
+
+@pytest.mark.parametrize("page", RUN_PAGES)
+def test_page_runs(page, tmp_path, monkeypatch):
+    """A page's blocks run in the order the page shows them: python blocks in one namespace, `ppl` commands as
+    subprocesses (a console block must print what the page shows), all in one working directory, on CPU."""
+    directory = tmp_path / "checkout"
+    directory.mkdir()
+    page_directory(directory)
+    env = command_environment(tmp_path / "bin")
+    monkeypatch.chdir(directory)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     namespace: dict = {"__name__": "__docs__"}
-    for block in (b for b in BLOCKS if b.page == page and b.language == "python" and not b.skip):
-        try:
-            exec(compile(block.text, block.label, "exec"), namespace)
-        except Exception as error:  # name the block and show it
-            raise AssertionError(f"{block.label}: {type(error).__name__}: {error}\n"
-                                 f"{textwrap.indent(block.text, '    ')}") from error
-
-
-COMMAND_BLOCKS = [b for b in BLOCKS if b.language in ("bash", "console") and not b.skip and commands(b)]
-
-
-@pytest.mark.parametrize("block", COMMAND_BLOCKS, ids=[b.label for b in COMMAND_BLOCKS])
-def test_ppl_commands_run(block, ppl_on_path):
-    """Each `ppl` command of the docs exits 0 (bash) or prints exactly what the page shows (console)."""
-    for command, expected in commands(block):
-        done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=ROOT, env=ppl_on_path,
-                              capture_output=True, text=True, timeout=300)
-        shown = (done.stdout + done.stderr).strip()
-        if expected is None:
-            assert done.returncode == 0, f"{block.label}: `{command}` exited {done.returncode}:\n{shown}"
+    for block in (b for b in BLOCKS if b.page == page and not b.skip):
+        if block.language == "python":
+            run_python(block, namespace)
         else:
-            assert shown == expected, f"{block.label}: `{command}` printed\n{shown}\nthe page shows\n{expected}"
+            run_commands(block, directory, env)
 
 
 @pytest.mark.parametrize("block", SKIPPED, ids=[b.label for b in SKIPPED])
