@@ -194,6 +194,19 @@ def test_marked_blocks_are_reported(block):
     pytest.skip(f"{block.label} ({block.language}) not run: {block.skip}")
 
 
+REPOSITORY_PATH = re.compile(r"`((?:benchmarks|examples|tests|docs|lm|ppl|inference|semantics|constraints|frontend|viewer)"
+                             r"/[\w./-]*\w)`")
+
+
+def test_named_repository_files_exist():
+    """Every repository path a page names in backticks (`benchmarks/results/x.md`, `tests/test_x.py`) exists: a
+    measured number cites a file that is there. (Links between pages are checked by the strict build.)"""
+    missing = [f"docs/{page.relative_to(DOCS).as_posix()}: {path}" for page in PAGES
+               for path in sorted(set(REPOSITORY_PATH.findall(page.read_text(encoding="utf-8"))))
+               if not (ROOT / path).exists() and "*" not in path]
+    assert not missing, "pages name files that do not exist:\n" + "\n".join(missing)
+
+
 def test_site_builds_without_warnings(tmp_path):
     """`mkdocs build --strict` (every warning an error: broken links, pages left out of the nav, docstrings)."""
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
