@@ -39,6 +39,9 @@ class Block:
         return f"docs/{self.page}:{self.line}"
 
 
+SHOWN_LANGUAGES = ("json", "text", "lark", "sql", "")  # shown, never run: data, output, grammars, diagrams
+
+
 def read_blocks(path: Path) -> list[Block]:
     """The fenced blocks of a Markdown page, with the `<!-- skip: ... -->` marker on the line before each."""
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -66,7 +69,8 @@ def read_blocks(path: Path) -> list[Block]:
 
 
 PAGES = sorted(DOCS.rglob("*.md"))
-BLOCKS = [block for page in PAGES for block in read_blocks(page) if block.language in RUN_LANGUAGES]
+ALL_BLOCKS = [block for page in PAGES for block in read_blocks(page)]
+BLOCKS = [block for block in ALL_BLOCKS if block.language in RUN_LANGUAGES]
 SKIPPED = [block for block in BLOCKS if block.skip]
 
 
@@ -165,6 +169,8 @@ def test_every_page_has_runnable_blocks_or_none_claims_to():
     """The extraction found the blocks (a regression guard for the parser) and every skip names a reason."""
     assert len([b for b in BLOCKS if b.language == "python" and not b.skip]) >= 30
     assert all(len(block.skip) > 8 for block in SKIPPED)
+    unknown = [f"{b.label}: ```{b.language}" for b in ALL_BLOCKS if b.language not in RUN_LANGUAGES + SHOWN_LANGUAGES]
+    assert not unknown, f"blocks in a language the docs test neither runs nor knows as data: {unknown}"
 
 
 RUN_PAGES = sorted({b.page for b in BLOCKS if not b.skip and (b.language == "python" or commands(b))})
