@@ -114,8 +114,14 @@ def page_directory(directory: Path) -> None:
 
 
 def run_python(block: Block, namespace: dict) -> None:
+    """Execute one block in the page's namespace; a package that is not installed (an optional extra such
+    as arviz) skips the page naming it, any other error fails naming the block and showing it."""
     try:
         exec(compile(block.text, block.label, "exec"), namespace)
+    except ModuleNotFoundError as error:
+        if error.name and (ROOT / error.name.split(".")[0]).exists():
+            raise  # one of ours: a bug, not a missing extra
+        pytest.skip(f"{block.label} needs the package {error.name!r}, which is not installed")
     except Exception as error:  # name the block and show it
         raise AssertionError(f"{block.label}: {type(error).__name__}: {error}\n"
                              f"{textwrap.indent(block.text, '    ')}") from error
