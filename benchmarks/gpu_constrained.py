@@ -298,7 +298,10 @@ class PeerCache:
 
         started = time.perf_counter()
         cls = XgrammarPeer if peer == "xgrammar" else LLGuidancePeer
-        self.made[key] = cls(subject.llm.tokenizer, subject.vocab_size, subject.eos_ids)
+        if cls is LLGuidancePeer:
+            self.made[key] = cls(subject.llm.tokenizer, subject.vocab_size, subject.eos_ids, subject.llm.vocabulary)
+        else:
+            self.made[key] = cls(subject.llm.tokenizer, subject.vocab_size, subject.eos_ids)
         return self.made[key], time.perf_counter() - started
 
 
