@@ -9,7 +9,7 @@ all zero is a valid result (log_ml = -inf, ess = 0, weights all zero, a `message
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -39,7 +39,12 @@ class Sample:
 @dataclass(frozen=True)
 class StepInfo:
     """Diagnostics of one SMC step: the ESS before resampling, whether it resampled, live particles
-    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started."""
+    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started.
+
+    `particles`, set only in what the `on_step` observer receives (None in `Result.steps`), returns
+    the population's weighted particles as they stand: valid during that call only (the population
+    moves on), and computed on demand since it costs what the population's `particles()` costs.
+    """
 
     step: int
     ess: float
@@ -47,6 +52,7 @@ class StepInfo:
     live: int = 0
     log_ml: float = math.nan
     seconds: float = 0.0
+    particles: Callable[[], list[Particle]] | None = field(default=None, repr=False, compare=False)
 
 
 def default_output(trace: Any) -> Any:
