@@ -251,4 +251,4 @@ def _sql(value: Any, config: ServerConfig) -> ConstraintRequest | None:
         known = ", ".join(sorted(config.databases)) or "none (start the server with --database NAME=FILE.sqlite)"
         raise bad_field("sql", f"{value!r:.60} is not a database this server knows; the databases: {known}",
                         code="unknown_database")
-    return ConstraintRequest("sql", config.databases[value], "sql")
+    return ConstraintRequest("sql", value, "sql")  # the name: the service holds its constraint, built at start-up

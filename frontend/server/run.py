@@ -1,12 +1,14 @@
 """Running the app under uvicorn: a socket bound before start-up, Ctrl-C that drains, then cancels.
 
 The first Ctrl-C (or SIGTERM) stops accepting connections and marks the server as draining (new
-requests and /health get 503); in-flight requests get `shutdown_seconds` to finish, then uvicorn
-cancels them and their generations stop at the next step. A second Ctrl-C cancels at once.
+requests and /health get 503); in-flight requests get `shutdown_seconds` to finish, then their
+generations are cancelled at the next step and answer 503 (a stream ends with an error event).
+A second Ctrl-C cancels at once.
 Either way the worker threads are joined before `run_server` returns.
 """
 from __future__ import annotations
 
+import asyncio
 import socket
 from types import FrameType
 from typing import Any, Callable
@@ -16,19 +18,30 @@ import uvicorn
 from frontend.server.app import ServerState, create_app
 from frontend.server.config import ServerConfig
 
+_BACKSTOP_SECONDS = 5.0
+
 
 class _DrainingServer(uvicorn.Server):
-    """uvicorn's server, telling the app when shutdown begins and cancelling its jobs on a forced exit."""
+    """uvicorn's server, telling the app when shutdown begins and cancelling its jobs once the drain time is up."""
 
-    def __init__(self, config: uvicorn.Config, state: ServerState):
+    def __init__(self, config: uvicorn.Config, state: ServerState, drain_seconds: float):
         super().__init__(config)
         self._state = state
+        self._drain_seconds = drain_seconds
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._state.draining = True
+        cancel_all = self._state.service.cancel_all
         if self.force_exit:
-            self._state.service.cancel_all()
+            cancel_all()
+        elif self._loop is not None:  # cancelled jobs end their responses themselves, before uvicorn's own timeout
+            self._loop.call_soon_threadsafe(self._loop.call_later, self._drain_seconds, cancel_all)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -54,9 +67,10 @@ def url_of(sock: socket.socket) -> str:
 def uvicorn_server(llm: Any, config: ServerConfig, *, log_level: str = "info") -> _DrainingServer:
     """The uvicorn server for `llm` under `config` (not started: call `.run(sockets=[bind(...)])`)."""
     app = create_app(llm, config)
-    settings = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_graceful_shutdown=config.shutdown_seconds,
-                              timeout_keep_alive=5)
-    return _DrainingServer(settings, app.state.server)
+    # uvicorn's own timeout is the backstop: by then the cancelled generations have ended their responses.
+    settings = uvicorn.Config(app, log_level=log_level, lifespan="on", timeout_keep_alive=5,
+                              timeout_graceful_shutdown=config.shutdown_seconds + _BACKSTOP_SECONDS)
+    return _DrainingServer(settings, app.state.server, config.shutdown_seconds)
 
 
 def run_server(llm: Any, config: ServerConfig, *, host: str, port: int, log_level: str = "info",

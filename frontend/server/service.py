@@ -46,8 +46,9 @@ class GenerationService:
         """Start the job's generation; the future gives its `Generated`, or raises APIError / Cancelled."""
         with self._guard:
             self._jobs.add(job)
-        future = self._workers.submit(self._run, job)
-        return asyncio.wrap_future(future)
+        future = asyncio.wrap_future(self._workers.submit(self._run, job))
+        future.add_done_callback(_retrieved)  # a request that left early never reads its job's exception
+        return future
 
     def _run(self, job: Job) -> Generated:
         try:
@@ -95,6 +96,11 @@ class GenerationService:
                       "failed": self.failed}
         return {**counts, "running": stats.running, "forward_rounds": stats.rounds,
                 "generations_per_round": stats.generations_per_round}
+
+
+def _retrieved(future: "asyncio.Future[Any]") -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _database_constraint(name: str, path: Path) -> Constraint:
