@@ -1,0 +1,150 @@
+"""Load on `ppl serve`: R concurrent requests against the same calls made one by one in-process.
+
+One workload of R JSON-Schema requests (request i: prompt "Record i:\\n", a person schema,
+seed i, N particles, at most T tokens), three ways, on the built-in model, one torch thread each:
+
+  in-process   `lm.generate` for each request in turn, in this process (no HTTP): the baseline
+  http-serial  the same requests sent one at a time to `ppl serve` (a subprocess)
+  http-burst   all R sent at once (R client threads) to the same server: their generations run in
+               lockstep and share forward passes (frontend/server/lockstep.py)
+
+Latency is from sending a request to its whole answer (in-process: the call's own duration, so
+the baseline's p50/p99 exclude queueing, which favours it); throughput is requests per second of
+wall time. Every server answer is checked against the in-process samples for the same seed
+(texts equal); the table says how many differ. /health's generations_per_round says how many
+generations shared each forward pass.
+
+    OMP_NUM_THREADS=1 python benchmarks/serve_load.py --requests 64 --out benchmarks/results/serve_load.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PERSON = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 16},
+                                           "age": {"type": "integer", "minimum": 0, "maximum": 120}},
+          "required": ["name", "age"], "additionalProperties": False}
+
+
+def requests_of(count: int, particles: int, tokens: int) -> list[dict]:
+    return [{"model": "builtin", "prompt": f"Record {i}:\n", "seed": i, "particles": particles, "max_tokens": tokens,
+             "response_format": {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON}}}
+            for i in range(count)]
+
+
+def in_process(bodies: list[dict]) -> tuple[list[float], float, list[list[str]]]:
+    import lm
+
+    llm = lm.load("builtin", threads=1)
+    lm.generate(llm, "Warm-up: ", json_schema=PERSON, particles=2, max_tokens=bodies[0]["max_tokens"])
+    llm.clear_cache()
+    latencies, texts = [], []
+    start = time.perf_counter()
+    for body in bodies:
+        t = time.perf_counter()
+        result = lm.generate(llm, body["prompt"], json_schema=PERSON, particles=body["particles"],
+                             max_tokens=body["max_tokens"], rng=body["seed"])
+        latencies.append(time.perf_counter() - t)
+        texts.append([s.value for s in result.texts])
+    return latencies, time.perf_counter() - start, texts
+
+
+def post(url: str, body: dict) -> tuple[float, list[str]]:
+    t = time.perf_counter()
+    request = urllib.request.Request(url + "/v1/completions", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as response:
+        answer = json.loads(response.read())
+    return time.perf_counter() - t, [c["text"] for c in answer["choices"]]
+
+
+def over_http(url: str, bodies: list[dict], concurrent: int) -> tuple[list[float], float, list[list[str]]]:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrent) as pool:
+        answers = list(pool.map(lambda b: post(url, b), bodies))
+    return [a[0] for a in answers], time.perf_counter() - start, [a[1] for a in answers]
+
+
+def health(url: str) -> dict:
+    with urllib.request.urlopen(url + "/health", timeout=60) as response:
+        return json.loads(response.read())
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-c", "from frontend.cli import main; raise SystemExit(main())",
+                                "serve", "--port", "0", "--threads", "1", "--log-level", "warning"],
+                               cwd=ROOT, env=environment, stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    while line and "serving" not in line:
+        line = process.stderr.readline()
+    match = re.search(r"(http://\S+)/v1", line)
+    if match is None:
+        process.kill()
+        raise RuntimeError("ppl serve did not start")
+    return process, match.group(1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--particles", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    bodies = requests_of(args.requests, args.particles, args.tokens)
+    rows = {}
+    for name, concurrent in (("http-serial", 1), ("http-burst", len(bodies))):
+        process, url = start_server()  # a fresh server each: no memoized distributions from the other way
+        try:
+            post(url, {**bodies[0], "prompt": "Warm-up: ", "particles": 2})
+            before = health(url)
+            rows[name] = over_http(url, bodies, concurrent)
+            after = health(url)
+        finally:
+            process.send_signal(2)
+            process.wait(timeout=120)
+    rows = {"in-process": in_process(bodies), **rows}
+    reference = rows["in-process"][2]
+    rounds = after["forward_rounds"] - before["forward_rounds"]
+    shared = ((after["generations_per_round"] * after["forward_rounds"]
+               - before["generations_per_round"] * before["forward_rounds"]) / rounds) if rounds else 0.0
+    base_throughput = len(bodies) / rows["in-process"][1]
+    lines = ["", f"## {time.strftime('%Y-%m-%d %H:%M')}: {args.requests} requests, {args.particles} particles, "
+                 f"at most {args.tokens} tokens, built-in model", "",
+             f"`OMP_NUM_THREADS=1 python benchmarks/serve_load.py --requests {args.requests} --particles "
+             f"{args.particles} --tokens {args.tokens}`", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+             f"{os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}.", "",
+             "| way | wall s | requests/s | x in-process | p50 latency s | p99 latency s | answers unlike in-process |",
+             "|---|---|---|---|---|---|---|"]
+    for name, (latencies, wall, texts) in rows.items():
+        differ = sum(a != b for a, b in zip(texts, reference))
+        lines.append(f"| {name} | {wall:.2f} | {len(bodies) / wall:.2f} | {len(bodies) / wall / base_throughput:.2f} | "
+                     f"{statistics.median(latencies):.3f} | {percentile(latencies, 0.99):.3f} | {differ} |")
+    lines += ["", f"http-burst: {rounds} joint forward rounds, {shared:.1f} generations per round on average."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out is not None:
+        with open(args.out, "a") as out:
+            out.write(text)
+
+
+if __name__ == "__main__":
+    main()
