@@ -67,7 +67,7 @@ def _endpoint(state: ServerState, kind: str):
         constraint = await state.service.constraint(parsed.constraint)
         job = Job(parsed, constraint)
         if parsed.stream:
-            return StreamingResponse(_stream(state, request, job), media_type="text/event-stream",
+            return StreamingResponse(_stream(state, job), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache"})
         start = time.perf_counter()
         generated = await _until_done(state, request, job)
@@ -92,13 +92,13 @@ async def _until_done(state: ServerState, request: Request, job: Job) -> Generat
                 job.cancel.set()
                 return None
     except Cancelled:
-        raise APIError(503, "the request was cancelled: the server is shutting down", code="cancelled") from None
+        raise _cancelled() from None
     except asyncio.CancelledError:  # uvicorn's graceful-shutdown timeout cancels the handler
         job.cancel.set()
         raise
 
 
-async def _stream(state: ServerState, request: Request, job: Job) -> AsyncIterator[str]:
+async def _stream(state: ServerState, job: Job) -> AsyncIterator[str]:
     """Server-sent events: the settled text of the leading particle as it grows, then the posterior, then [DONE]."""
     parsed, loop = job.request, asyncio.get_running_loop()
     identifier, model_id = response_id(parsed), state.config.model_id
@@ -126,12 +126,10 @@ async def _stream(state: ServerState, request: Request, job: Job) -> AsyncIterat
             yield sse(chunk_body(parsed, delta, model_id=model_id, identifier=identifier))
         try:
             generated = future.result()
-        except APIError as e:
-            yield sse(e.body())
-            yield DONE
-            return
-        except Cancelled:
-            yield sse(APIError(503, "the request was cancelled: the server is shutting down", code="cancelled").body())
+        except Exception as e:  # the headers are sent: the error is the stream's last event
+            error = e if isinstance(e, APIError) else _cancelled() if isinstance(e, Cancelled) else \
+                APIError(500, f"internal error: {type(e).__name__}: {e}")
+            yield sse(error.body())
             yield DONE
             return
         body = completion_body(parsed, generated, model_id=model_id, identifier=identifier,
@@ -143,6 +141,10 @@ async def _stream(state: ServerState, request: Request, job: Job) -> AsyncIterat
         yield DONE
     finally:
         job.cancel.set()  # a no-op once it finished; stops it at the next step if the client left
+
+
+def _cancelled() -> APIError:
+    return APIError(503, "the request was cancelled: the server is shutting down", code="cancelled")
 
 
 def _first_text(parsed: GenerationRequest, body: dict) -> str:
