@@ -11,7 +11,9 @@ torch thread each:
 
 Latency is from sending a request to its whole answer (in-process: the call's own duration, so
 the baseline's p50/p99 exclude queueing, which favours it); throughput is requests per second of
-wall time. The three ways run in turn, `--repeats` times, and the fastest run of each is
+wall time. CPU s is the model process's CPU time (this process in-process, the server's
+otherwise): on a shared machine it moves far less than wall time, so its ratio is the steadier
+one. The three ways run in turn, `--repeats` times, and the fastest run of each is
 reported (the machine may be shared). Every server answer is checked against the in-process samples for the same seed
 (texts equal); the table says how many differ. /health's generations_per_round says how many
 generations shared each forward pass.
@@ -47,21 +49,24 @@ def requests_of(model: str, count: int, particles: int, tokens: int) -> list[dic
             for i in range(count)]
 
 
-def in_process(model: str, bodies: list[dict]) -> tuple[list[float], float, list[list[str]]]:
+Run = tuple[list[float], float, list[list[str]], float]   # latencies, wall s, texts per request, CPU s of the model's process
+
+
+def in_process(model: str, bodies: list[dict]) -> Run:
     import lm
 
     llm = lm.load(model, threads=1)
     lm.generate(llm, "Warm-up: ", json_schema=PERSON, particles=2, max_tokens=bodies[0]["max_tokens"])
     llm.clear_cache()
     latencies, texts = [], []
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for body in bodies:
         t = time.perf_counter()
         result = lm.generate(llm, body["prompt"], json_schema=PERSON, particles=body["particles"],
                              max_tokens=body["max_tokens"], rng=body["seed"])
         latencies.append(time.perf_counter() - t)
         texts.append([s.value for s in result.texts])
-    return latencies, time.perf_counter() - start, texts
+    return latencies, time.perf_counter() - start, texts, time.process_time() - cpu
 
 
 def post(url: str, body: dict) -> tuple[float, list[str]]:
@@ -73,11 +78,20 @@ def post(url: str, body: dict) -> tuple[float, list[str]]:
     return time.perf_counter() - t, [c["text"] for c in answer["choices"]]
 
 
-def over_http(url: str, bodies: list[dict], concurrent: int) -> tuple[list[float], float, list[list[str]]]:
-    start = time.perf_counter()
+def over_http(url: str, server: int, bodies: list[dict], concurrent: int) -> Run:
+    start, cpu = time.perf_counter(), cpu_seconds(server)
     with ThreadPoolExecutor(concurrent) as pool:
         answers = list(pool.map(lambda b: post(url, b), bodies))
-    return [a[0] for a in answers], time.perf_counter() - start, [a[1] for a in answers]
+    return [a[0] for a in answers], time.perf_counter() - start, [a[1] for a in answers], cpu_seconds(server) - cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid`, all its threads (Linux /proc; nan elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def health(url: str) -> dict:
@@ -115,7 +129,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     bodies = requests_of(args.model, args.requests, args.particles, args.tokens)
-    rows: dict[str, tuple[list[float], float, list[list[str]]]] = {}
+    rows: dict[str, Run] = {}
     rounds, shared = 0, 0.0
     for _ in range(args.repeats):  # the ways in turn, repeated: the fastest run of each counts (a shared machine)
         runs = {"in-process": in_process(args.model, bodies)}
@@ -124,7 +138,7 @@ def main() -> None:
             try:
                 post(url, {**bodies[0], "prompt": "Warm-up: ", "particles": 2})
                 before = health(url)
-                runs[name] = over_http(url, bodies, concurrent)
+                runs[name] = over_http(url, process.pid, bodies, concurrent)
                 after = health(url)
             finally:
                 process.send_signal(2)
@@ -144,12 +158,15 @@ def main() -> None:
              f"{args.particles} --tokens {args.tokens} --repeats {args.repeats}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average "
              f"{os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}.", "",
-             "| way | wall s | requests/s | x in-process | p50 latency s | p99 latency s | answers unlike in-process |",
-             "|---|---|---|---|---|---|---|"]
-    for name, (latencies, wall, texts) in rows.items():
+             "| way | wall s | requests/s | x in-process | p50 latency s | p99 latency s | CPU s | x in-process, by CPU s "
+             "| answers unlike in-process |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    base_cpu = rows["in-process"][3]
+    for name, (latencies, wall, texts, cpu) in rows.items():
         differ = sum(a != b for a, b in zip(texts, reference))
         lines.append(f"| {name} | {wall:.2f} | {len(bodies) / wall:.2f} | {len(bodies) / wall / base_throughput:.2f} | "
-                     f"{statistics.median(latencies):.3f} | {percentile(latencies, 0.99):.3f} | {differ} |")
+                     f"{statistics.median(latencies):.3f} | {percentile(latencies, 0.99):.3f} | {cpu:.1f} | "
+                     f"{base_cpu / cpu:.2f} | {differ} |")
     lines += ["", f"http-burst: {rounds} joint forward rounds, {shared:.1f} generations per round on average."]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -99,9 +99,9 @@ def test_pydantic_model_through_the_clients_parse_helper(client):
         name: str = pydantic.Field(max_length=12)
         age: int = pydantic.Field(ge=0, le=120)
 
-    completion = client.chat.completions.parse(model="builtin", messages=[{"role": "user", "content": "A person"}],
-                                               response_format=Person, seed=3, max_tokens=40,
-                                               extra_body={"particles": 4})
+    parse = getattr(client.chat.completions, "parse", None) or client.beta.chat.completions.parse  # openai < 1.92
+    completion = parse(model="builtin", messages=[{"role": "user", "content": "A person"}],
+                       response_format=Person, seed=3, max_tokens=40, extra_body={"particles": 4})
     assert completion.choices
     assert all(isinstance(choice.message.parsed, Person) for choice in completion.choices)
     probabilities = [choice.model_extra["probability"] for choice in completion.choices]

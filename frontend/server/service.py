@@ -36,11 +36,11 @@ class GenerationService:
         self.failed = 0
 
     async def constraint(self, spec: ConstraintRequest | None) -> Constraint | None:
-        """The request's constraint, compiled in a worker thread (the event loop stays free)."""
+        """The request's constraint, compiled in a thread of the loop's default pool: the event loop stays free, and
+        a schema that cannot compile is answered at once, not after the generations waiting for a worker."""
         if spec is None or spec.keyword == "sql":
             return build_request_constraint(spec, self.databases)
-        return await asyncio.get_running_loop().run_in_executor(self._workers, build_request_constraint, spec,
-                                                                self.databases)
+        return await asyncio.get_running_loop().run_in_executor(None, build_request_constraint, spec, self.databases)
 
     def submit(self, job: Job) -> "asyncio.Future[Generated]":
         """Start the job's generation; the future gives its `Generated`, or raises APIError / Cancelled."""
