@@ -243,10 +243,10 @@ def test_an_unsatisfiable_constraint_is_an_error_and_the_server_goes_on(server):
     assert got == 200 and body["choices"]
 
 
-def _wait_until(predicate, seconds=60.0):
+def _wait_until(predicate, seconds=60.0, what=lambda: ""):
     deadline = time.monotonic() + seconds
     while not predicate():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out {what()}"
         time.sleep(0.05)
 
 
@@ -263,7 +263,8 @@ def test_a_client_that_disconnects_cancels_its_generation(server):
     send(streaming, "/v1/completions", {**body, "stream": True}, key=KEY)
     assert streaming.getresponse().readline().startswith(b"data: ")
     streaming.close()
-    _wait_until(lambda: health(url)["cancelled"] == before + 2 and health(url)["in_flight"] == 0)
+    _wait_until(lambda: health(url)["cancelled"] == before + 2 and health(url)["in_flight"] == 0,
+                what=lambda: f"{before} {health(url)}")
     got, answer = post(url + "/v1/completions", {"model": "builtin", "prompt": "Code: ", "regex": "[A-Z]{2}",
                                                  "max_tokens": 4}, key=KEY)
     assert got == 200 and answer["choices"]
