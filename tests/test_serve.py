@@ -92,6 +92,16 @@ def test_completion_choices_are_lm_generate_samples_for_the_same_seed(server, cl
     assert response.usage.prompt_tokens >= 1 and response.usage.completion_tokens >= len(response.choices)
 
 
+def test_method_temperature_and_n_reach_lm_generate(server, llm):
+    status, body = post(server[0] + "/v1/completions", {
+        "model": "builtin", "prompt": "Code: ", "regex": "[A-Z]{2}-[0-9]{2}", "particles": 8, "max_tokens": 12,
+        "seed": 4, "method": "lcd", "temperature": 0.7, "n": 2}, key=KEY)
+    expected = lm.generate(llm, "Code: ", regex="[A-Z]{2}-[0-9]{2}", particles=8, max_tokens=12, rng=4,
+                           method="lcd", temperature=0.7)
+    assert status == 200 and body["method"] == "lcd"
+    assert [c["text"] for c in body["choices"]] == [s.value for s in expected.texts][:2]
+
+
 def test_pydantic_model_through_the_clients_parse_helper(client):
     pydantic = require("pydantic", "test")
 
@@ -201,6 +211,7 @@ def _error(status_and_body, status, param):
     ({"seed": -1}, 400, "seed"),
     ({"regex": "(a"}, 400, "regex"),
     ({"regex": "a" * 201}, 413, "regex"),
+    ({"regex": "((a{100}){100}){100}"}, 400, "regex"),  # short, but its automaton would have 10^6 nodes
     ({"regex": "[0-9]{30}", "max_tokens": 2}, 400, "max_tokens"),
     ({"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "wat"}}}}, 400,
      "response_format.json_schema.schema"),
@@ -272,22 +283,24 @@ def test_a_client_that_disconnects_cancels_its_generation(server):
 
 def test_ctrl_c_drains_refuses_new_requests_and_exits_cleanly():
     repository = Path(__file__).resolve().parents[1]
-    environment = {**os.environ, "PYTHONPATH": str(repository)}
+    environment = {**os.environ, "PYTHONPATH": str(repository), "PPL_API_KEY": "env-key"}
     process = subprocess.Popen([sys.executable, "-c", "from frontend.cli import main; raise SystemExit(main())",
-                                "serve", "--port", "0", "--shutdown-timeout", "1", "--log-level", "warning"],
+                                "serve", "--port", "0", "--shutdown-timeout", "1", "--log-level", "warning"],  # no --host
                                cwd=repository, env=environment, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stderr.readline()
         while line and "serving" not in line:
             line = process.stderr.readline()
         url = re.search(r"(http://\S+)/v1", line).group(1)
+        assert url.startswith("http://127.0.0.1:")  # localhost unless told otherwise
+        _error(get(url + "/v1/models"), 401, None)  # the key from $PPL_API_KEY
         streaming = connection(url, timeout=60)
-        send(streaming, "/v1/completions", {"model": "builtin", **LONG, "stream": True})
+        send(streaming, "/v1/completions", {"model": "builtin", **LONG, "stream": True}, key="env-key")
         response = streaming.getresponse()
         assert response.readline().startswith(b"data: ")  # the generation runs
         process.send_signal(signal.SIGINT)
         try:  # a request during shutdown: refused, never left hanging
-            status, body = get(url + "/v1/models", timeout=10)
+            status, body = get(url + "/v1/models", key="env-key", timeout=10)
             assert status == 503 and body["error"]["code"] == "shutting_down"
         except OSError:  # urllib.error.URLError: connection refused, the listening socket is closed
             pass
