@@ -15,7 +15,8 @@ wall time. CPU s is the model process's CPU time (this process in-process, the s
 otherwise): on a shared machine it moves far less than wall time, so its ratio is the steadier
 one. The three ways run in turn, `--repeats` times, and the fastest run of each is
 reported (the machine may be shared). Every server answer is checked against the in-process samples for the same seed
-(texts equal); the table says how many differ. /health's generations_per_round says how many
+(texts equal); the table says how many differ. Every answer must be a 200 carrying its own request's seed
+(nothing lost or crossed), else the benchmark stops. /health's generations_per_round says how many
 generations shared each forward pass.
 
     OMP_NUM_THREADS=1 python benchmarks/serve_load.py --requests 64 --out benchmarks/results/serve_load.md
@@ -73,8 +74,10 @@ def post(url: str, body: dict) -> tuple[float, list[str]]:
     t = time.perf_counter()
     request = urllib.request.Request(url + "/v1/completions", data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=600) as response:
+    with urllib.request.urlopen(request, timeout=600) as response:  # HTTPError (nothing lost) for any status but 200
         answer = json.loads(response.read())
+    if answer.get("seed") != body["seed"] or not answer["choices"]:
+        raise RuntimeError(f"request with seed {body['seed']} got another request's answer, or none: {answer}")
     return time.perf_counter() - t, [c["text"] for c in answer["choices"]]
 
 
