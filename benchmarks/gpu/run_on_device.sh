@@ -77,11 +77,12 @@ case "$STAGE" in
     export PYTHONPATH=$SITE
     keep_part 1
     nvidia-smi -L
-    python3 -c "import torch, transformers, xgrammar, llguidance, lark, jsonschema, gguf; print('torch', torch.__version__, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| xgrammar', xgrammar.__version__)" || exit 1
+    python3 -c "import torch, transformers, xgrammar, llguidance, lark, jsonschema, gguf; print('torch', torch.__version__, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| xgrammar', __import__('importlib.metadata').metadata.version('xgrammar'))" || exit 1
     LM_BENCH_MODELS=$WORK/models python3 -c "
 import sys, time; sys.path[:0] = ['benchmarks', '.']
 import lm_smc_throughput as b
 t = time.perf_counter(); print('built', b.build_random_model('llama1b-random', 'cuda', 'bfloat16'), f'{time.perf_counter() - t:.1f} s')"
+    python3 benchmarks/gpu/smoke_device.py "$(ls -d $WORK/models/*llama1b* | head -1)" --device "$DEVICE"
     ;;
   stage2)
     keep_part 2
