@@ -7,6 +7,7 @@
     ppl generate "Person: " --json-schema examples/person.json --html run.html
     ppl view run.json -o run.html                                  # a saved run history as a page
     ppl run my_program.py --its-own-flags
+    ppl serve --model smollm2 --database shop=shop.sqlite    # OpenAI-compatible, on 127.0.0.1:8000
     ppl demo
 
 Errors are one line (problem and fix; --debug for the traceback); exit status 2 for usage
@@ -185,6 +186,47 @@ def run(script: Path, args: tuple[str, ...]) -> int:
         from frontend.run_script import run_script
 
         return run_script(script, args)
+
+
+@cli.command()
+@click.option("--model", default="builtin", show_default=True,
+              help="'builtin', 'smollm2', a .gguf file, or a local Hugging Face model directory.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; give an API key then).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: a free one).")
+@click.option("--api-key", envvar="PPL_API_KEY", default=None, metavar="KEY",
+              help="Requests must send 'Authorization: Bearer KEY' (default: $PPL_API_KEY; none: no key needed).")
+@click.option("--database", "databases", multiple=True, metavar="NAME=FILE.sqlite",
+              help="A sqlite database requests may name in their \"sql\" field (repeatable).")
+@click.option("--served-name", metavar="NAME", help="The model id requests give (default: the model's name, e.g. builtin).")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Generations running at once (they share forward passes); later requests wait.")
+@click.option("--max-particles", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Most particles one request may ask for.")
+@click.option("--max-particle-tokens", type=click.IntRange(min=1), default=32_768, show_default=True,
+              help="Most particles x max_tokens one request may ask for.")
+@click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds in-flight requests get to finish at Ctrl-C before they are cancelled.")
+@click.option("--device", default="cpu", show_default=True, help="torch device for the model (cpu, cuda).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
+              show_default=True, help="uvicorn's log level (info: one line per request).")
+@_THREADS
+@_DEBUG
+def serve(model: str, host: str, port: int, api_key: str | None, databases: tuple[str, ...], served_name: str | None,
+          max_concurrent: int, max_particles: int, max_particle_tokens: int, shutdown_timeout: float, device: str,
+          log_level: str, threads: int | None, debug: bool) -> int:
+    """Serve the model over an OpenAI-compatible HTTP API.
+
+    POST /v1/chat/completions and /v1/completions answer with the posterior's distinct samples as
+    choices, most probable first, each with its probability (docs/serve.md). Needs the 'serve'
+    extra: pip install -e '.[serve]'."""
+    with one_line_errors(debug):
+        from frontend.serve_command import ServeOptions, run_serve
+
+        return run_serve(ServeOptions(
+            model=model, host=host, port=port, api_key=api_key, databases=databases, served_name=served_name,
+            concurrent=max_concurrent, particles=max_particles, particle_tokens=max_particle_tokens,
+            shutdown_seconds=shutdown_timeout, device=device, threads=threads, log_level=log_level))
 
 
 @cli.command()

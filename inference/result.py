@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -42,7 +42,12 @@ class Sample:
 @dataclass(frozen=True)
 class StepInfo:
     """Diagnostics of one SMC step: the ESS before resampling, whether it resampled, live particles
-    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started."""
+    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started.
+
+    `particles`, set only in what the `on_step` observer receives (None in `Result.steps`), returns
+    the population's weighted particles as they stand: valid during that call only (the population
+    moves on), and computed on demand since it costs what the population's `particles()` costs.
+    """
 
     step: int
     ess: float
@@ -50,6 +55,7 @@ class StepInfo:
     live: int = 0
     log_ml: float = math.nan
     seconds: float = 0.0
+    particles: Callable[[], list[Particle]] | None = field(default=None, repr=False, compare=False)
 
 
 def default_output(trace: Any) -> Any:

@@ -23,6 +23,7 @@ The evidence estimate is log(sum of final weights / N0), N0 the initial populati
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int,
             alive = np.isfinite(log_weights)
             if not alive.any():
                 steps.append(_info(step, ess, False, log_weights, finished, initial, start))
-                _notify(observer, steps[-1])
+                _notify(observer, steps[-1], population)
                 if len(log_weights) > initial:  # an expanded (smc_steer) population reports N particles
                     population.reindex(np.arange(initial), log_weights[:initial])
                 return _result(population, initial, steps, f"all particles have weight zero after step {step}", history)
@@ -170,7 +171,7 @@ def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int,
             if resampled:
                 log_weights, finished = _status(population, f"{name} step {step}")
             steps.append(_info(step, ess, resampled, log_weights, finished, initial, start))
-            _notify(observer, steps[-1])
+            _notify(observer, steps[-1], population)
         else:
             if steps_known is None and not finished.all() and unfinished == "raise":
                 of = f" of {subject}" if subject else ""
@@ -195,9 +196,10 @@ def _info(step: int, ess: float, resampled: bool, log_weights: np.ndarray, finis
     return StepInfo(step, ess, resampled, live=live, log_ml=log_ml, seconds=time.perf_counter() - start)
 
 
-def _notify(observer: Observer | None, info: StepInfo) -> None:
+def _notify(observer: Observer | None, info: StepInfo, population: Population) -> None:
+    """Call the observer with the step's info and, for it alone, `particles()` (the stored steps never hold the population)."""
     if observer is not None:
-        observer(info)
+        observer(dataclasses.replace(info, particles=population.particles))
 
 
 def _both(first: Observer, second: Observer | None) -> Observer:
