@@ -3,7 +3,8 @@
 blocks as commands (a console block's printed lines must match), all in a fresh working directory that links
 the checkout's top level (examples/, benchmarks/, ...). And the site builds with `mkdocs build --strict`.
 
-A block preceded by `<!-- skip: REASON -->` is not run; each such block is its own test item that pytest
+A page containing `<!-- docs-test: each block alone -->` runs each python block in a fresh namespace (each is a
+whole script). A block preceded by `<!-- skip: REASON -->` is not run; each such block is its own test item that pytest
 reports as skipped with REASON (`pytest -rs` lists them)."""
 import contextlib
 import io
@@ -179,6 +180,7 @@ def test_every_page_has_runnable_blocks_or_none_claims_to():
     assert not unknown, f"blocks in a language the docs test neither runs nor knows as data: {unknown}"
 
 
+STANDALONE = "<!-- docs-test: each block alone -->"  # a page whose python blocks are whole scripts: a fresh namespace each
 RUN_PAGES = sorted({b.page for b in BLOCKS if not b.skip and (b.language == "python" or commands(b))})
 
 
@@ -192,10 +194,11 @@ def test_page_runs(page, tmp_path, monkeypatch):
     env = command_environment(tmp_path / "bin")
     monkeypatch.chdir(directory)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    alone = STANDALONE in (DOCS / page).read_text(encoding="utf-8")
     namespace: dict = {"__name__": "__docs__"}
     for block in (b for b in BLOCKS if b.page == page and not b.skip):
         if block.language == "python":
-            run_python(block, namespace)
+            run_python(block, {"__name__": "__main__"} if alone else namespace)
         else:
             run_commands(block, directory, env)
 
