@@ -154,7 +154,7 @@ class Lockstep:
         with self._cond:
             return LockstepStats(self._rounds, self._generations_served, self._requests_served, len(self._members))
 
-    # -- turns (the methods with a leading `_locked` comment run with self._cond held) -----------
+    # -- turns (a method whose body starts with `# _locked` is called with self._cond held) ---------
 
     def _join(self, members: list[_Member]) -> None:
         # _locked
