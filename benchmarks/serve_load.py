@@ -7,7 +7,7 @@ torch thread each:
   in-process   `lm.generate` for each request in turn, in this process (no HTTP): the baseline
   http-serial  the same requests sent one at a time to `ppl serve` (a subprocess)
   http-burst   all R sent at once (R client threads) to the same server: their generations run in
-               lockstep and share forward passes (frontend/server/lockstep.py)
+               lockstep and share forward passes (lm/serving/lockstep.py)
 
 Latency is from sending a request to its whole answer (in-process: the call's own duration, so
 the baseline's p50/p99 exclude queueing, which favours it); throughput is requests per second of

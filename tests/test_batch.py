@@ -16,8 +16,6 @@ import lm
 from frontend.cli import main
 from lm.generation.api import generate
 from lm.jobs import BatchInputError, OutputConflict, line_seed, read_records
-from lm.jobs.lockstep import run_in_lockstep
-from lm.serving.forward_server import ForwardServer
 
 PERSON = {"type": "object", "properties": {"name": {"type": "string", "pattern": "^[A-Z][a-z]+$", "maxLength": 8},
                                            "age": {"type": "integer", "minimum": 0, "maximum": 99}},
@@ -84,25 +82,6 @@ def test_a_line_in_a_group_of_one_is_exactly_lm_generate_with_its_derived_seed(l
         constraint = {k: v for k, v in line.items() if k != "prompt"}
         alone = generate(llm, line["prompt"], rng=line_seed(3, record["index"]), **constraint, **SMALL).to_dict()
         assert record["samples"] == alone["samples"] and record["log_ml"] == alone["log_ml"]
-
-
-def test_lockstep_merges_forward_passes_and_is_reproducible(llm):
-    def line(i):
-        return lambda: generate(llm, f"Person {i}: ", json_schema=PERSON, rng=i, **SMALL).to_dict()["samples"]
-
-    llm.clear_cache()
-    before = llm.cache_stats().forward_calls
-    sequential = [line(i)() for i in range(4)]
-    sequential_calls = llm.cache_stats().forward_calls - before
-    runs = []
-    for _ in range(2):
-        llm.clear_cache()
-        before = llm.cache_stats().forward_calls
-        runs.append(run_in_lockstep(llm, [line(i) for i in range(4)]))
-        calls = llm.cache_stats().forward_calls - before
-    assert runs[0] == runs[1] and all(samples for samples in runs[0])
-    assert calls < sequential_calls and len(sequential) == 4
-    assert isinstance(llm.server, ForwardServer)  # the stand-in is gone once the group is done
 
 
 def test_a_crash_mid_write_is_repaired_and_the_job_resumes_without_redoing_finished_lines(llm, tmp_path):

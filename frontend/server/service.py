@@ -17,8 +17,8 @@ from typing import Any
 from constraints.base import Constraint
 from frontend.server.config import ServerConfig
 from frontend.server.generation import Cancelled, Generated, Job, build_request_constraint, generate_for
-from frontend.server.lockstep import Lockstep
 from frontend.server.requests import ConstraintRequest
+from lm.serving.lockstep import Lockstep
 
 
 class GenerationService:

@@ -1,8 +1,9 @@
 """`GroupWorker`: one model replica that runs groups of lines and returns their output records.
 
 The same class runs in-process and inside each Ray actor. A group starts from an empty KV
-cache and its lines run in lockstep (lm/jobs/lockstep.py), so their particles share forward
-passes; each line calls `lm.generate` with its own seed. A line that fails (an invalid
+cache and its lines run as one fixed group in lockstep (`Lockstep.run_group`,
+lm/serving/lockstep.py), so their particles share forward passes and the results depend only on
+the group; each line calls `lm.generate` with its own seed. A line that fails (an invalid
 constraint, a prompt too long for the window) becomes an error record; the group goes on.
 On CUDA with the device engine each line's particles already form one graph-recorded batch and
 the static decoder holds one line at a time, so there the lines of a group run one after another.
@@ -16,8 +17,8 @@ import time
 from typing import Any, Sequence
 
 from lm.jobs.job import BatchJob
-from lm.jobs.lockstep import run_in_lockstep
 from lm.jobs.records import BatchLine, error_record, line_seed, result_record
+from lm.serving.lockstep import Lockstep
 
 
 class GroupWorker:
@@ -32,17 +33,17 @@ class GroupWorker:
         device = job.device if job.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         self.job = job
         self.llm = llm if llm is not None else load(job.model, device=device, threads=job.threads)
+        self.lockstep = Lockstep(self.llm)
         self.fingerprint = job.fingerprint()
         self.name = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, lines: Sequence[BatchLine]) -> list[dict]:
         self.llm.clear_cache()  # every group starts from the same (empty) cache, wherever it runs
-        calls = [functools.partial(self._line, line) for line in lines]
         if self.llm.device.type == "cuda":
-            return [call() for call in calls]
-        return run_in_lockstep(self.llm, calls)
+            return [self._line(self.llm, line) for line in lines]
+        return self.lockstep.run_group([functools.partial(self._line, self.lockstep.llm, line) for line in lines])
 
-    def _line(self, line: BatchLine) -> dict:
+    def _line(self, llm: Any, line: BatchLine) -> dict:
         from lm.generation.api import generate
 
         start = time.perf_counter()
@@ -54,7 +55,7 @@ class GroupWorker:
             return error_record(line, line.problem, seed, 0.0, self.name, self.fingerprint)
         constraint = {} if line.constraint_kind is None else {line.constraint_kind: line.constraint}
         try:
-            result = generate(self.llm, line.prompt, rng=seed, **constraint, **settings)
+            result = generate(llm, line.prompt, rng=seed, **constraint, **settings)
         except Exception as e:  # this line's failure only: its record says what went wrong
             return error_record(line, e, seed, time.perf_counter() - start, self.name, self.fingerprint)
         return result_record(line, result, seed, time.perf_counter() - start, self.name, self.fingerprint)
