@@ -96,16 +96,22 @@ def builtin_prompt(problem: Problem) -> str:
     return f"Problem: {problem.text}\nSolution:"
 
 
-def few_shot_prompt(problem: Problem, shots: int = 2, seed: int = 7) -> str:
-    """For a general model: worked examples (one step per line) then the problem; the examples have 2 events."""
+def worked_examples(shots: int = 2, events: int = 1, seed: int = 7) -> str:
+    """Worked examples for a general model, one step per line (problems of the same shape, another seed)."""
     rng = random.Random(seed)
-    parts = ["Solve each problem step by step, one step per line, then write the answer.\n"]
+    parts = []
     for _ in range(shots):
-        text, solution, answer = counting_problem(rng, 2)
+        text, solution, answer = counting_problem(rng, events)
         lines = "\n".join(s.strip(" .") + "." for s in solution.split(". ") if s.strip(" ."))
-        parts.append(f"Problem: {text}\nSolution:\n{lines}\nAnswer: {answer}\n")
-    parts.append(f"Problem: {problem.text}\nSolution:\n")
-    return "\n".join(parts)
+        parts.append(f"Problem: {text}\nSolution:\n{lines}\nAnswer: {answer}")
+    return "\n\n".join(parts)
+
+
+def chat_prompt(llm: Any, problem: Problem, events: int = 1) -> str:
+    """For an instruct model: the instruction, worked examples and the problem as one user turn, in its chat template."""
+    request = ("Solve the problem step by step, one step per line, then write 'Answer: ' and the number. Examples:\n\n"
+               f"{worked_examples(events=events)}\n\nProblem: {problem.text}")
+    return llm.chat([{"role": "user", "content": request}]) + "Solution:\n"
 
 
 # -- the process reward model: a checker ---------------------------------------------------------------
@@ -330,8 +336,43 @@ def plot(tables: dict[str, dict[str, list[float]]], budgets: Sequence[int], path
     plt.close(fig)
 
 
-def load_model(name: str) -> Any:
-    return lm.load(name)
+def discordant(rows: list[dict], a: str, b: str, n: int) -> tuple[int, int, float]:
+    """Problems only method a gets right, only b gets right at budget n, and the exact two-sided McNemar p."""
+    key = str(n) if rows and str(n) in rows[0]["correct"][a] else n
+    only_a = sum(r["correct"][a][key] and not r["correct"][b][key] for r in rows)
+    only_b = sum(r["correct"][b][key] and not r["correct"][a][key] for r in rows)
+    k, m = min(only_a, only_b), only_a + only_b
+    p = min(1.0, 2 * sum(math.comb(m, i) for i in range(k + 1)) / 2 ** m) if m else 1.0
+    return only_a, only_b, p
+
+
+def write_report(raws: Sequence[Path], results: Path, command: str) -> None:
+    """The accuracy tables of finished runs (their --raw files) as markdown, with a plot beside it."""
+    runs = [json.loads(Path(r).read_text()) for r in raws]
+    lines = ["# Inference-time scaling: particle filtering with a process reward model", "",
+             "Produced by `examples/inference_time_scaling.py` (method and PRM in its docstring):", "", "```",
+             command, "```", ""]
+    tables = {}
+    for run in runs:
+        budgets, rows = run["budgets"], run["rows"]
+        table = accuracy_table([{**r, "correct": {m: {int(n): ok for n, ok in c.items()} for m, c in r["correct"].items()}}
+                                for r in rows], budgets)
+        name = f"{run['model']}, {run['events']}-event problems"
+        tables[name] = table
+        lines += [f"## {name}", "",
+                  f"temperature {run.get('temperature')}, seed {run.get('seed')}, {len(rows)} problems, "
+                  f"{run.get('seconds', 0):.0f} s wall on a shared 2-core CPU, torch 1 thread.", "",
+                  markdown_table(table, budgets, len(rows)), "",
+                  "Paired comparisons at the largest budget (problems only A answers right / only B; exact McNemar p):", ""]
+        for a, b in (("particle filtering", "best-of-N"), ("particle filtering", "weighted best-of-N"),
+                     ("particle filtering", "beam search"), ("particle filtering", "greedy")):
+            only_a, only_b, p = discordant(rows, a, b, budgets[-1])
+            lines.append(f"- {a} vs {b}: {only_a} / {only_b}, p = {p:.3g}")
+        lines.append("")
+    png = results.with_suffix(".png")
+    plot(tables, runs[0]["budgets"], png)
+    lines += [f"![accuracy against rollouts]({png.name})", ""]
+    results.write_text("\n".join(lines))
 
 
 def main(model: str = "builtin", problems: int = 100, events: int | None = None, budgets: Sequence[int] = BUDGETS,
@@ -339,13 +380,15 @@ def main(model: str = "builtin", problems: int = 100, events: int | None = None,
          progress: bool = True) -> dict:
     """Run every method at every budget on held-out problems; print and return the accuracy table."""
     events = events if events is not None else (4 if model == "builtin" else 2)
-    llm = load_model(model)
-    prompt_of = builtin_prompt if model == "builtin" else few_shot_prompt
+    llm = lm.load(model)
+    prompt_of = builtin_prompt if model == "builtin" else (lambda problem: chat_prompt(llm, problem, events))
     rows = []
     start = time.perf_counter()
     for i, problem in enumerate(held_out_problems(problems, events)):
         rows.append(solve(llm, problem, prompt_of(problem), budgets, seed + 1000 * i,
                           temperature=temperature, max_steps=max_steps))
+        if raw is not None:
+            raw.write_text(json.dumps({"model": model, "events": events, "budgets": list(budgets), "rows": rows}))
         if progress:
             done = accuracy_table(rows, budgets)
             print(f"[{i + 1}/{problems} {time.perf_counter() - start:.0f}s] at N={budgets[-1]}: "
@@ -367,6 +410,14 @@ if __name__ == "__main__":
     parser.add_argument("--budgets", type=int, nargs="+", default=list(BUDGETS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--raw", type=Path, default=None, help="write every problem's answers as JSON here")
+    parser.add_argument("--report-from", type=Path, nargs="+", default=None,
+                        help="no run: write the tables of these --raw files to --results (and a .png beside it)")
+    parser.add_argument("--results", type=Path, default=Path("inference_time_scaling.md"))
     args = parser.parse_args()
-    main(args.model, args.problems, args.events, args.budgets, args.seed, args.temperature, raw=args.raw)
+    if args.report_from:
+        write_report(args.report_from, args.results, "python " + " ".join(sys.argv))
+    else:
+        main(args.model, args.problems, args.events, args.budgets, args.seed, args.temperature, args.max_steps,
+             raw=args.raw)
