@@ -176,11 +176,11 @@ def accuracy(llm: Any, held_out: list[Problem]) -> float:
 
 
 def main(iterations: int = 60, train: int = 64, heldout: int = 60, batch: int = 8, proposals: int = 2, initial: int = 4,
-         learning_rate: float = 3e-4, evaluate_every: int = 10, seed: int = 0, llm: Any = None) -> dict:
+         learning_rate: float = 3e-4, evaluate_every: int = 10, seed: int = 0, events: int = 4, llm: Any = None) -> dict:
     """Run TRICE; print and return the held-out accuracy curve and the chains' acceptance rate."""
     torch.manual_seed(seed)
     llm = llm if llm is not None else lm.load("builtin")
-    training, held_out = problems(train, seed=1000 + seed), problems(heldout, seed=2000 + seed)
+    training, held_out = problems(train, 1000 + seed, events), problems(heldout, 2000 + seed, events)
     rng = ppl.rng(seed)
     params = last_layer(llm)
     for p in llm.model.parameters():
