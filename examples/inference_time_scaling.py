@@ -314,14 +314,14 @@ def markdown_table(table: dict[str, list[float]], budgets: Sequence[int], count:
     return "\n".join(lines) + f"\n\n({count} problems; accuracy = share of problems whose chosen answer is right.)"
 
 
-def plot(tables: dict[str, dict[str, list[float]]], budgets: Sequence[int], path: Path) -> None:
-    """Accuracy against rollouts, one panel per model (matplotlib, written to `path`)."""
+def plot(tables: dict[str, tuple[Sequence[int], dict[str, list[float]]]], path: Path) -> None:
+    """Accuracy against rollouts, one panel per run: name -> (budgets, table) (matplotlib, written to `path`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
-    for ax, (name, table) in zip(axes[0], tables.items()):
+    for ax, (name, (budgets, table)) in zip(axes[0], tables.items()):
         for m in METHODS:
             ax.plot(budgets, [100 * a for a in table[m]], marker="o", linestyle="--" if m == "greedy" else "-", label=m)
         ax.set_xscale("log", base=2)
@@ -358,10 +358,11 @@ def write_report(raws: Sequence[Path], results: Path, command: str) -> None:
         table = accuracy_table([{**r, "correct": {m: {int(n): ok for n, ok in c.items()} for m, c in r["correct"].items()}}
                                 for r in rows], budgets)
         name = f"{run['model']}, {run['events']}-event problems"
-        tables[name] = table
+        tables[name] = (budgets, table)
         lines += [f"## {name}", "",
-                  f"temperature {run.get('temperature')}, seed {run.get('seed')}, {len(rows)} problems, "
-                  f"{run.get('seconds', 0):.0f} s wall on a shared 2-core CPU, torch 1 thread.", "",
+                  f"temperature {run.get('temperature')}, seed {run.get('seed')}, {len(rows)} problems, " +
+                  (f"{run['seconds']:.0f} s wall" if "seconds" in run else "an unfinished run") +
+                  " on a shared 2-core CPU, torch 1 thread.", "",
                   markdown_table(table, budgets, len(rows)), "",
                   "Paired comparisons at the largest budget (problems only A answers right / only B; exact McNemar p):", ""]
         for a, b in (("particle filtering", "best-of-N"), ("particle filtering", "weighted best-of-N"),
@@ -370,7 +371,7 @@ def write_report(raws: Sequence[Path], results: Path, command: str) -> None:
             lines.append(f"- {a} vs {b}: {only_a} / {only_b}, p = {p:.3g}")
         lines.append("")
     png = results.with_suffix(".png")
-    plot(tables, runs[0]["budgets"], png)
+    plot(tables, png)
     lines += [f"![accuracy against rollouts]({png.name})", ""]
     results.write_text("\n".join(lines))
 
@@ -388,7 +389,8 @@ def main(model: str = "builtin", problems: int = 100, events: int | None = None,
         rows.append(solve(llm, problem, prompt_of(problem), budgets, seed + 1000 * i,
                           temperature=temperature, max_steps=max_steps))
         if raw is not None:
-            raw.write_text(json.dumps({"model": model, "events": events, "budgets": list(budgets), "rows": rows}))
+            raw.write_text(json.dumps({"model": model, "events": events, "budgets": list(budgets), "seed": seed,
+                                       "temperature": temperature, "rows": rows}))
         if progress:
             done = accuracy_table(rows, budgets)
             print(f"[{i + 1}/{problems} {time.perf_counter() - start:.0f}s] at N={budgets[-1]}: "
