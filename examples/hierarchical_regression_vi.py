@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -63,10 +64,12 @@ def guide_to_arviz(params: dict, draws: int = 1000, seed: int = 0) -> Any:
     """`draws` draws of the fitted guide as an `arviz.InferenceData` (one chain; the latents as posterior variables)."""
     import arviz
 
-    rng = ppl.rng(seed)
-    traces = [mean_field.simulate(rng, params) for _ in range(draws)]
-    posterior = {name: np.asarray([np.asarray(t.choices[name]) for t in traces])[None] for name in params}
-    return arviz.from_dict(posterior=posterior)
+    def draw(key):
+        choices = vi.sample_guide(mean_field, params, key).choices
+        return {name: choices[name] for name in params}
+
+    posterior = jax.vmap(draw)(jax.random.split(jax.random.PRNGKey(seed), draws))   # the guide traces: vectorized
+    return arviz.from_dict(posterior={name: np.asarray(value)[None] for name, value in posterior.items()})
 
 
 def main(steps: int = 2000, samples: int = 4, seed: int = 0, save: str | None = None) -> dict:
