@@ -77,7 +77,7 @@ case "$STAGE" in
     export PYTHONPATH=$SITE
     keep_part 1
     nvidia-smi -L
-    python3 -c "import torch, transformers, xgrammar, llguidance, lark, jsonschema, gguf; print('torch', torch.__version__, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| xgrammar', xgrammar.__version__)" || exit 1
+    python3 -c "import torch, transformers, xgrammar, llguidance, lark, jsonschema, gguf; print('torch', torch.__version__, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| xgrammar', __import__('importlib.metadata').metadata.version('xgrammar'))" || exit 1
     LM_BENCH_MODELS=$WORK/models python3 -c "
 import sys, time; sys.path[:0] = ['benchmarks', '.']
 import lm_smc_throughput as b
