@@ -298,7 +298,10 @@ class PeerCache:
 
         started = time.perf_counter()
         cls = XgrammarPeer if peer == "xgrammar" else LLGuidancePeer
-        self.made[key] = cls(subject.llm.tokenizer, subject.vocab_size, subject.eos_ids)
+        if cls is LLGuidancePeer:
+            self.made[key] = cls(subject.llm.tokenizer, subject.vocab_size, subject.eos_ids, subject.llm.vocabulary)
+        else:
+            self.made[key] = cls(subject.llm.tokenizer, subject.vocab_size, subject.eos_ids)
         return self.made[key], time.perf_counter() - started
 
 
@@ -620,7 +623,7 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=450)
     parser.add_argument("--cap", nargs="*", default=[], metavar="METHOD=SECONDS", help="override a group's cap")
     parser.add_argument("--lcd-tasks", type=int, default=2, help="LCD runs this many tasks at most (one of each kind)")
-    parser.add_argument("--warmup-tokens", type=int, default=8)
+    parser.add_argument("--warmup-tokens", type=int, default=24, help="tokens of the untimed warm-up run (enough for the shortest valid output: ours refuses a budget too small)")
     parser.add_argument("--measure-prefill", default=None, action=argparse.BooleanOptionalAction,
                         help="time one forward of each task's prompt batch apart (default: on cuda only)")
     parser.add_argument("--seed", type=int, default=0)

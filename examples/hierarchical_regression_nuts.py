@@ -3,8 +3,11 @@
 y_i ~ Normal(alpha[g_i] + beta * x_i, sigma), alpha_g = mu + tau * z_g, z_g ~ Normal(0, 1)
 (the non-centered form, which NUTS explores without divergences). The data are synthetic,
 drawn with a fixed seed from known parameters, so the summary can be compared with the truth.
+The posterior is exported to ArviZ (`result.to_arviz()`, an `arviz.InferenceData` with the
+draws and NUTS's sample statistics), which the summary, ESS and R-hat come from; `--save`
+writes it as netCDF for any ArviZ tool (`pip install -e ".[mcmc]"`).
 
-Run: python examples/hierarchical_regression_nuts.py
+Run: python examples/hierarchical_regression_nuts.py [--save posterior.nc]
 """
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def hierarchical_regression(x, y, group):
     return alpha
 
 
-def main(steps: int = 500, warmup: int = 500, chains: int = 2, seed: int = 0) -> dict:
+def main(steps: int = 500, warmup: int = 500, chains: int = 2, seed: int = 0, save: str | None = None) -> dict:
     data = synthetic_data(seed)
     result = nuts(hierarchical_regression, data["x"], data["y"], data["group"],
                   steps=steps, warmup=warmup, chains=chains, rng=seed)
@@ -55,8 +58,21 @@ def main(steps: int = 500, warmup: int = 500, chains: int = 2, seed: int = 0) ->
     print("truth:", TRUTH)
     print(f"divergences: {int(result.stats['diverging'].sum())}, "
           f"mean acceptance: {np.round(result.acceptance_rate, 3).tolist()}")
-    return {"result": result, "summary": summary, "data": data, "alpha": alpha}
+    idata = result.to_arviz()
+    if save:
+        idata.to_netcdf(save)
+        print(f"posterior written to {save} (arviz.from_netcdf reads it)")
+    return {"result": result, "summary": summary, "data": data, "alpha": alpha, "idata": idata}
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--save", default=None, help="write the arviz.InferenceData here (netCDF)")
+    args = parser.parse_args()
+    main(args.steps, args.warmup, args.chains, args.seed, args.save)

@@ -4,16 +4,19 @@ A `Result` holds weighted particles (each a trace, or a `ppl.Model` particle, wi
 weight) and the log marginal-likelihood estimate, and answers the questions users ask of a
 weighted sample: normalized weights, effective sample size, posterior expectations, marginals
 of a choice, and the distinct outputs with their probabilities. A population whose weights are
-all zero is a valid result (log_ml = -inf, ess = 0, weights all zero, a `message` saying so).
+all zero is a valid result (log_ml = -inf, ess = 0, weights all zero, a `message` saying so). A run recorded with `record=True` also has a `history`
+(inference/history/: every step's particles), which `save_html` shows as a page (docs/viewer.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from inference.history.record import History, RecordedSample
 from inference.result_display import result_html, result_text
 from inference.weighting import check_log_weights, effective_sample_size, normalized
 
@@ -39,7 +42,12 @@ class Sample:
 @dataclass(frozen=True)
 class StepInfo:
     """Diagnostics of one SMC step: the ESS before resampling, whether it resampled, live particles
-    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started."""
+    (unfinished, weight > 0), the running log-ML estimate and the seconds since the run started.
+
+    `particles`, set only in what the `on_step` observer receives (None in `Result.steps`), returns
+    the population's weighted particles as they stand: valid during that call only (the population
+    moves on), and computed on demand since it costs what the population's `particles()` costs.
+    """
 
     step: int
     ess: float
@@ -47,15 +55,19 @@ class StepInfo:
     live: int = 0
     log_ml: float = math.nan
     seconds: float = 0.0
+    particles: Callable[[], list[Particle]] | None = field(default=None, repr=False, compare=False)
 
 
 def default_output(trace: Any) -> Any:
-    """What a particle produced: a trace's return value, or a Model particle's choices."""
+    """What a particle produced: a trace's return value, a Model particle's choices, else its `output`
+    (the texts of lm's device populations) or the particle itself."""
     if trace is None:
         return None
     if hasattr(trace, "retval"):
         return trace.retval
-    return trace.choices
+    if hasattr(trace, "choices"):
+        return trace.choices
+    return getattr(trace, "output", trace)
 
 
 def hashable(value: Any) -> Any:
@@ -82,7 +94,8 @@ class Result:
     """Weighted particles and what can be read off them (see the module docstring)."""
 
     def __init__(self, particles: Sequence[Particle], log_ml: float, *, message: str = "",
-                 steps: Sequence[StepInfo] = (), output: Callable[[Any], Any] | None = None):
+                 steps: Sequence[StepInfo] = (), output: Callable[[Any], Any] | None = None,
+                 history: History | None = None):
         self.particles = list(particles)
         self.log_weights = check_log_weights([p.log_weight for p in self.particles], "Result")
         log_ml = float(log_ml)
@@ -97,6 +110,26 @@ class Result:
         self.message = message or (ALL_DEAD if dead else "")
         self.steps = list(steps)
         self.output = output or default_output
+        self.recorded = history  # the steps as the engine recorded them (a Result made from another passes this on)
+
+    @property
+    def history(self) -> History | None:
+        """The run's per-step record with this result's final samples, log-ML, ESS and message (None unless
+        the run was recorded: `record=True`)."""
+        if self.recorded is None:
+            return None
+        samples = tuple(RecordedSample(s.value if isinstance(s.value, str) else repr(s.value), float(s.probability))
+                        for s in self.group(self.output))
+        return dataclasses.replace(self.recorded, samples=samples, log_ml=self.log_ml, ess=float(self.ess),
+                                   message=self.message)
+
+    def save_html(self, path: str, title: str | None = None) -> None:
+        """Write the run's viewer, one self-contained HTML file (docs/viewer.md); the run must be recorded."""
+        history = self.history
+        if history is None:
+            raise ValueError("save_html: this run has no history; run it with record=True "
+                             "(inference.smc, lm.generate, ...) to record one")
+        history.save_html(path, title=title)
 
     @property
     def traces(self) -> list:

@@ -30,3 +30,24 @@ def test_text_to_sql():
     with sqlite3.connect(database) as connection:
         for query, answer in rows:
             assert connection.execute(query.rstrip(";")).fetchall() == answer
+
+
+def test_no_e_poem_on_smollm2_through_its_chat_template(tmp_path_factory):
+    from smollm2 import smollm2
+
+    llm = smollm2(tmp_path_factory)
+    assert "Write a short poem" in no_e_poem.poem_prompt(llm) and no_e_poem.poem_prompt(llm) != no_e_poem.REQUEST
+    result = no_e_poem.main(llm, particles=2, max_tokens=5, seed=0)
+    assert not result.all_dead and result.log_ml < 0
+    for sample in result.samples:
+        assert "e" not in sample.value.lower()
+
+
+def test_pydantic_extraction_returns_validated_instances():
+    from examples import pydantic_extraction
+
+    orders = pydantic_extraction.main("builtin", particles=3, seed=0)
+    assert orders and all(isinstance(order, pydantic_extraction.Order) for order in orders)
+    for order in orders:
+        pydantic_extraction.Order.model_validate(order.model_dump())
+        assert 1 <= order.quantity <= 99

@@ -19,6 +19,9 @@ def test_hierarchical_regression_nuts_example():
     assert list(summary.index) == ["mu", "tau", "beta", "sigma", "z[0]", "z[1]", "z[2]", "z[3]"]
     assert np.all(np.isfinite(summary["r_hat"])) and np.all(summary["ess_bulk"] > 0)
     assert result.stats["diverging"].sum() == 0
+    idata = out["idata"]                                      # the ArviZ export the summary came from
+    assert {"mu", "tau", "beta", "sigma", "z"} <= set(idata.posterior.data_vars)
+    assert idata.posterior["beta"].shape == result.samples("beta").shape
     # The truth lies within the posterior's bulk: a 1e-3 two-sided z-score bound per quantity.
     z = stats.norm.isf(1e-3 / 2)
     truths = {"beta": example.TRUTH["beta"], "sigma": example.TRUTH["sigma"]}

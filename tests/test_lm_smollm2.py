@@ -37,7 +37,7 @@ NEVER_IN_UTF8 = {0xC0, 0xC1, *range(0xF5, 0x100)}
 @pytest.fixture(scope="module")
 def cache(request, tmp_path_factory):
     """$PPL_CACHE for this module: pytest's cache directory, or a fresh one without the cache plugin."""
-    root = request.config.cache.mkdir("ppl-smc") if request.config.cache else tmp_path_factory.mktemp("ppl-smc")
+    root = request.config.cache.mkdir("ppl-smc") if getattr(request.config, "cache", None) else tmp_path_factory.mktemp("ppl-smc")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PPL_CACHE", str(root))
         yield root

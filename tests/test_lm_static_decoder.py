@@ -163,6 +163,8 @@ def test_smc_decode_concentrates_where_the_potential_points(builtin):
 
     assert any(s.resampled for s in steered.steps) and spaces(steered) < spaces(plain)
     assert len(steered.particles) == 32 and np.isfinite(steered.log_ml)
+    texts = {p.trace.text for p in steered.particles}  # samples are the distinct texts, as for every SMC result
+    assert {s.value for s in steered.samples} == texts and abs(sum(s.probability for s in steered.samples) - 1) < 1e-9
 
 
 def test_bad_input(builtin, tiny):

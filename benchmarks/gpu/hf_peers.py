@@ -97,12 +97,16 @@ class LLGuidancePeer:
 
     name = "llguidance"
 
-    def __init__(self, tokenizer: Any, vocab_size: int, eos_ids: list[int]):
+    def __init__(self, tokenizer: Any, vocab_size: int, eos_ids: list[int], vocabulary: Any = None):
         import llguidance
         import llguidance.hf
 
         self.llguidance = llguidance
-        self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=list(eos_ids))
+        if vocabulary is not None:
+            wrapped = llguidance.TokenizerWrapper(_TokenBytes(vocabulary, tokenizer, eos_ids))
+            self.tokenizer = llguidance.LLTokenizer(wrapped, n_vocab=vocab_size, eos_token=list(eos_ids))
+        else:
+            self.tokenizer = llguidance.hf.from_tokenizer(tokenizer, n_vocab=vocab_size, eos_token=list(eos_ids))
         self.executor = llguidance.LLExecutor()
         self.vocab_size = vocab_size
         self.eos_ids = set(eos_ids)
@@ -122,6 +126,25 @@ class LLGuidancePeer:
 
     def processor(self, grammar: str) -> "LLGuidanceProcessor":
         return LLGuidanceProcessor(self, grammar)
+
+
+class _TokenBytes:
+    """Our vocabulary's exact token bytes for llguidance's TokenizerWrapper.
+
+    llguidance's own `from_tokenizer` re-reads the tokenizer's serialized JSON; for SmolLM2's GGUF
+    tokenizer under transformers 5.17 that gave a token table that did not match the model (every
+    row wrote the same invalid text), so the peer gets the same bytes per id that our engine uses.
+    """
+
+    def __init__(self, vocabulary: Any, tokenizer: Any, eos_ids: list[int]):
+        self.tokens = [b"" if t is None else (t.text.encode() if t.is_special else t.bytes) for t in vocabulary.tokens]
+        self.special_token_ids = [t.id for t in vocabulary.tokens if t is not None and t.is_special]
+        self.eos_token_id = list(eos_ids)[0]
+        self.bos_token_id = tokenizer.bos_token_id
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: bytes) -> list[int]:
+        return self.tokenizer.encode(text.decode("utf-8", errors="replace"), add_special_tokens=False)
 
 
 class LLGuidanceProcessor:

@@ -77,12 +77,16 @@ case "$STAGE" in
     export PYTHONPATH=$SITE
     keep_part 1
     nvidia-smi -L
-    python3 -c "import torch, transformers, xgrammar, llguidance, lark, jsonschema, gguf; print('torch', torch.__version__, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| xgrammar', xgrammar.__version__)" || exit 1
+    python3 -c "import torch, transformers, xgrammar, llguidance, lark, jsonschema, gguf; print('torch', torch.__version__, torch.cuda.get_device_name(0), '| transformers', transformers.__version__, '| xgrammar', __import__('importlib.metadata').metadata.version('xgrammar'))" || exit 1
     LM_BENCH_MODELS=$WORK/models python3 -c "
 import sys, time; sys.path[:0] = ['benchmarks', '.']
 import lm_smc_throughput as b
 t = time.perf_counter(); print('built', b.build_random_model('llama1b-random', 'cuda', 'bfloat16'), f'{time.perf_counter() - t:.1f} s')"
     python3 benchmarks/gpu/smoke_device.py "$(ls -d $WORK/models/*llama1b* | head -1)" --device "$DEVICE"
+    ;;
+  stage1-light)  # stage1 without the random Llama and the smoke run: for a SmolLM2-only run
+    install_wheels || exit 1
+    keep_part 1
     ;;
   stage2)
     keep_part 2
@@ -91,6 +95,6 @@ t = time.perf_counter(); print('built', b.build_random_model('llama1b-random', '
     run_stage "$@" 2>&1 | tee "$OUT/log"
     ;;
   *)
-    echo "usage: bash benchmarks/gpu/run_on_device.sh stage1|stage2|run [benchmark arguments]"; exit 2
+    echo "usage: bash benchmarks/gpu/run_on_device.sh stage1|stage1-light|stage2|run [benchmark arguments]"; exit 2
     ;;
 esac

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from typing import Any, Callable
 
 from constraints.json import json_numbers as numbers
@@ -34,6 +35,7 @@ from constraints.json.json_strings import (CLOSE, append, continuations, continu
                                          pending_range, string_byte)
 
 ROOT, OBJ, ARR, STR, KEY, NUM, LIT = range(7)
+_PLAIN_INTEGER = re.compile(r"-?[0-9]+")
 O_FIRST, O_COLON, O_COLON_SP, O_VALUE, O_AFTER, O_COMMA_SP, O_KEY = range(7)
 A_FIRST, A_AFTER, A_COMMA_SP, A_VALUE = range(4)
 R_VALUE, R_DONE = range(2)
@@ -319,6 +321,9 @@ class JsonMachine:
     def _number_ok(frame: tuple) -> bool:
         spec = frame[1]
         text = frame[3]
+        if not spec.checks and spec.candidates is None and spec.bounds.is_unbounded() \
+                and len(text) < 4000 and _PLAIN_INTEGER.fullmatch(text):
+            return True  # digits alone: an integer for every schema without bounds, values or checks (most masks)
         if not numbers.value_ok(text, spec.bounds, spec.integer):
             return False
         if spec.candidates is not None and not numbers.value_in(text, spec.candidates):

@@ -5,7 +5,9 @@ then a token inside it. Sorting each row by probability on the device and cuttin
 blocks of `block_size` makes the first block hold most of the mass, so a typical draw touches
 only that block: the host receives, per step, every row's block masses and first block in one
 transfer, and any deeper block (or, for the exact mask fallback, the whole row in token order)
-only when a draw reaches it. The blocking is a partition of the vocabulary, so the law of the
+only when a draw reaches it. The first transfer carries the first HEAD_BLOCKS blocks of every row:
+under a constraint the most probable tokens are often the rejected ones, and one transfer of a few
+kB per row costs less than a device round trip per deeper block. The blocking is a partition of the vocabulary, so the law of the
 draws is unchanged.
 """
 from __future__ import annotations
@@ -15,9 +17,11 @@ import math
 import numpy as np
 import torch
 
+HEAD_BLOCKS = 4  # blocks of every row that reach the host with the first transfer
+
 
 class SortedBatch:
-    """[rows, vocabulary] float64 probabilities on the device, sorted per row, with host copies of the masses and first blocks."""
+    """[rows, vocabulary] float64 probabilities on the device, sorted per row, with host copies of the masses and the head blocks."""
 
     def __init__(self, probs: torch.Tensor, block_size: int | None = None):
         rows, width = probs.shape
@@ -28,7 +32,8 @@ class SortedBatch:
             values, order = probs.sort(dim=-1, descending=True)
             padded = torch.nn.functional.pad(values, (0, blocks * self.block_size - width))
             masses = padded.view(rows, blocks, self.block_size).sum(-1)
-            first = min(self.block_size, width)
+            self.head_blocks = min(blocks, HEAD_BLOCKS)
+            first = min(self.head_blocks * self.block_size, width)
             head = torch.cat([masses, values[:, :first], order[:, :first].double()], dim=1).cpu().numpy()
         self.values, self.order = values, order
         self.masses = head[:, :blocks]
@@ -48,9 +53,9 @@ class SortedRow:
 
     def block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         batch = self.batch
-        if b == 0:
-            return batch.first_values[self.i].copy(), batch.first_ids[self.i]
         start, stop = b * batch.block_size, (b + 1) * batch.block_size
+        if b < batch.head_blocks:
+            return batch.first_values[self.i, start:stop].copy(), batch.first_ids[self.i, start:stop]
         with torch.inference_mode():
             values = batch.values[self.i, start:stop].cpu().numpy().copy()
             ids = batch.order[self.i, start:stop].cpu().numpy()

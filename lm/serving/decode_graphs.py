@@ -21,7 +21,7 @@ from lm.serving.kv_pool import KVPool, Row
 from lm.serving.pool_cache import PoolCache
 
 KEY_BLOCK = 128      # key lengths are padded to a multiple of this (a new graph per block)
-MAX_GRAPHS = 64      # recorded graphs kept at once (least recently used dropped first)
+MAX_GRAPHS = 24      # recorded graphs kept at once (least recently used dropped first; each holds its own memory)
 
 
 def bucket(n: int) -> int:
@@ -48,7 +48,6 @@ class DecodeGraphs:
         self.use_graphs = pool.device.type == "cuda" if graphs is None else graphs
         self._shapes: dict[tuple, _Shape] = {}
         self._layout = None
-        self._mempool = None
         self.recorded = 0
         self.replays = 0
         self.padded_rows = 0  # padding rows run so far (reported; the tests check that padding happened)
@@ -124,11 +123,14 @@ class DecodeGraphs:
         return logprobs, torch.cumsum(torch.exp(logprobs), dim=-1)
 
     def _record(self, shape: _Shape, start: int, width: int, key_length: int) -> None:
-        """Record the shape's step as a CUDA graph (its inputs are read from the shape's buffers at replay)."""
-        if self._mempool is None:
-            self._mempool = torch.cuda.graph_pool_handle()
+        """Record the shape's step as a CUDA graph (its inputs are read from the shape's buffers at replay).
+
+        Each graph has its own memory pool: graphs are dropped one by one (least recently used, or
+        all when the pool is reallocated), and a pool shared between graphs cannot be released that way.
+        """
+        torch.cuda.synchronize(self.pool.device)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._mempool):
+        with torch.cuda.graph(graph):
             shape.logprobs, shape.cdf = self._body(shape, start, width, key_length)
         shape.graph = graph
         self.recorded += 1

@@ -14,14 +14,15 @@ def _person(rng: random.Random) -> tuple[str, str, str, str]:
     return name, subject, obj, possessive
 
 
-def _counting_problem(rng: random.Random) -> tuple[str, str, int]:
+def counting_problem(rng: random.Random, events: int | None = None) -> tuple[str, str, int]:
+    """(problem, solution, answer) of a counting story; `events` fixes how many (the corpus draws 1 to 3)."""
     name, he, him, _ = _person(rng)
     friend = rng.choice([n for n in lx.FIRST_NAMES if n != name])
     things = rng.choice(lx.COUNTABLE_THINGS)
     count = rng.randint(2, 60)
     story = [f"{name} has {count} {things}."]
     steps = [f"{name} starts with {count} {things}."]
-    for _ in range(rng.randint(1, 3)):
+    for _ in range(rng.randint(1, 3) if events is None else events):
         kind = rng.random()
         if kind < 0.35:
             k = rng.randint(1, 30)
@@ -88,6 +89,6 @@ def _age_problem(rng: random.Random) -> tuple[str, str, int]:
 
 def arithmetic_document(rng: random.Random) -> str:
     """One 'Problem: ... Solution: ... Answer: N' document."""
-    kind = rng.choices((_counting_problem, _shopping_problem, _travel_problem, _age_problem), (5, 3, 1, 1))[0]
+    kind = rng.choices((counting_problem, _shopping_problem, _travel_problem, _age_problem), (5, 3, 1, 1))[0]
     problem, solution, answer = kind(rng)
     return f"Problem: {problem}\nSolution: {solution}\nAnswer: {answer}"

@@ -1,0 +1,25 @@
+"""SortedBatch: every block, head or deeper, is the row's probabilities in descending order, cut at block_size."""
+import numpy as np
+import pytest
+import torch
+
+from lm.device.sorted_blocks import HEAD_BLOCKS, SortedBatch
+
+
+@pytest.mark.parametrize("width", [50, 700, 5001])
+def test_blocks_partition_the_sorted_row(width):
+    generator = torch.Generator().manual_seed(width)
+    probs = torch.softmax(torch.randn(3, width, generator=generator, dtype=torch.float64) * 3, dim=-1)
+    batch = SortedBatch(probs)
+    blocks = -(-width // batch.block_size)
+    assert batch.head_blocks == min(blocks, HEAD_BLOCKS)
+    for i in range(3):
+        row = batch.row(i)
+        pieces = [row.block(b) for b in range(blocks)]
+        values = np.concatenate([v for v, _ in pieces])
+        ids = np.concatenate([t for _, t in pieces])
+        assert sorted(ids.tolist()) == list(range(width))  # a partition of the vocabulary
+        np.testing.assert_array_equal(values, probs[i].numpy()[ids])
+        assert np.all(np.diff(values) <= 0)
+        np.testing.assert_allclose(row.masses, [v.sum() for v, _ in pieces], rtol=1e-12)
+        np.testing.assert_array_equal(row.full(), probs[i].numpy())
