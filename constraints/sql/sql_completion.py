@@ -134,6 +134,7 @@ class SqlCompletions:
                                 for term in self.parser.terminals if term != EOF}
         self.terminal_matrix[EOF] = _IDENTITY
         self._name_rule = self.parser.index["name"]
+        self._table_rules = (self.parser.index["from_list"], self.parser.index["table_item"])
         self.nonterminal_matrix = self._fixpoint()
         self._bounds: dict[int, tuple] = {}
         self._candidate_lists: dict[frozenset, list] = {}
@@ -261,6 +262,7 @@ class SqlCompletions:
                     single = self.min_table
                 if not stars and frame.width is not None:  # a compound's member: `,1` per column missing
                     floating = max(floating, 2 * (frame.width - len(frame.items) - 1))
+            unqualified: set = set()
             refs = [(ref, None) for ref in frame.pending]
             if held is not None and level == len(frames) - 1:
                 refs.append(held)
@@ -282,11 +284,15 @@ class SqlCompletions:
                     qualifiers.setdefault(ref.qualifier, set()).add(ref.column)
                 else:
                     single = max(single, cost)
+                    if ref.qualifier is None:
+                        unqualified.add(ref.column)
             costs = {q: self._qualified_cost(q, frozenset(c for c in columns if c is not None))
                      for q, columns in qualifiers.items()}
             deriving = clause != "select" and level + 1 < len(frames) and frames[level + 1].kind == "from"
-            if deriving:
-                single = 0  # the subquery being read may give any column
+            if deriving:  # the subquery being read may give the columns, if its select list still can
+                missing = self._not_derived(frames[level + 1], unqualified)
+                if missing is not None:
+                    single = min(single, missing)
             need = max(single, sum(costs.values()))
             if need <= 0:
                 continue
@@ -306,10 +312,16 @@ class SqlCompletions:
                         elif wanted <= set(frame.table[1]):
                             relief.append(cost - len(_spell_name(q)[1]))
                     need = max(single, sum(costs.values()) - max([0] + relief))
-                if not deriving and not frame.bindings and frame.table is None:
-                    need -= self.min_table  # the first table is in the stack's bound already
+                if level == len(frames) - 1 and self._table_item_next(stack):
+                    need -= self.min_table  # the table item to come is in the stack's bound already
             forced += max(need, 0)
         return max(forced, floating, 0)
+
+    def _table_item_next(self, stack: Any) -> bool:
+        """A table item is what the parser reads next (after FROM or a join operator)."""
+        while stack is not None and type(stack[0]) is Action:
+            stack = stack[1]
+        return stack is not None and stack[0] in self._table_rules
 
     @staticmethod
     def _not_derived(inner: Any, wanted: set) -> int | None:
@@ -336,14 +348,15 @@ class SqlCompletions:
         token = top.held
         if token is None or top.clause not in ("select", "on"):
             return None
+        aggregate = any(call.aggregate is not False for call in top.calls)
         if rule in ("rc_name", "name_rest"):
             if token.key in self.scope.functions or token.term == DQ or token.key in ("true", "false"):
                 return None
-            return (Ref(None, token.key, token.term, False, len(sem.frames) - 1),
-                    Ref(token.key, None, token.term, False, len(sem.frames) - 1))
+            return (Ref(None, token.key, token.term, aggregate, len(sem.frames) - 1),
+                    Ref(token.key, None, token.term, aggregate, len(sem.frames) - 1))
         if rule == "rc_dot" or (rule == "name" and stack[1] is not None and type(stack[1][0]) is Action
                                 and stack[1][0].name == "qcol"):
-            return (Ref(token.key, None, token.term, False, len(sem.frames) - 1), None)
+            return (Ref(token.key, None, token.term, aggregate, len(sem.frames) - 1), None)
         return None
 
     def _item_cost(self, ref: Any) -> int:
@@ -382,6 +395,8 @@ class SqlCompletions:
         return False
 
     def _may_bind_outside(self, frames: tuple, level: int, ref: Any) -> bool:
+        if ref.in_aggregate:
+            return False  # an aggregate's argument binds in its own SELECT
         for _, frame in self.scope._chain(frames, level):
             if frame.clause in ("select", "on", "corder"):
                 return True
