@@ -476,11 +476,15 @@ class SqlCompletions:
         return found
 
     def _one_token(self, partial: Partial, suffix: bytes) -> Token | None:
+        """The one token `partial` + `suffix` is (ended by its last byte, as `]` or `<=` are, or by the end
+        of the text), None if the tokenizer reads something else."""
         step = self.lexer.step
         try:
-            for byte in suffix:
+            for at, byte in enumerate(suffix):
                 done, partial = step(partial, byte)
-                if done or partial is None:
+                if done:
+                    return done[0] if len(done) == 1 and partial is None and at == len(suffix) - 1 else None
+                if partial is None:
                     return None
             return self.lexer.finish(partial)
         except LexError:
