@@ -79,7 +79,7 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
                                window=llm.window if window_bound else None)
     return GenerationResult(result, model=model_name, method=method, healed=owed, seconds=seconds,
                             evaluations=counted.evaluations, json_output=json_schema is not None,
-                            pydantic_model=pydantic_model, message=message)
+                            pydantic_model=pydantic_model, message=message, window_bound=window_bound)
 
 
 def _check_options(particles: Any, max_tokens: Any, temperature: Any, method: Any, heal: Any) -> None:
