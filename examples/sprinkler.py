@@ -22,7 +22,7 @@ def main() -> dict:
     forced, weight = sprinkler.generate(ppl.rng(0), {"rain": 1})
     print("with rain fixed to 1:", forced.choices.flat(), "importance weight =", round(weight, 4))
     exact = semantics.enumerate(sprinkler)
-    posterior = exact.marginal("rain").probabilities()
+    posterior = exact.marginal("rain")
     print(f"exact log p(wet) = {exact.log_z:.6f}")
     print(f"exact P(rain | wet) = {posterior[1]:.6f}")
     return {"log_z": exact.log_z, "p_rain": posterior[1]}

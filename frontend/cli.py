@@ -3,6 +3,9 @@
     ppl generate "Person: " --json-schema examples/person.json     # offline, built-in model
     ppl generate "Code: " --regex "[A-Z]{3}-[0-9]{4}" --json       # one JSON object on stdout
     ppl generate "SQL: " --sql db.sqlite --model smollm2 --chat --plot run.png
+    ppl batch prompts.jsonl --out results.jsonl --ray --actors 4
+    ppl generate "Person: " --json-schema examples/person.json --html run.html
+    ppl view run.json -o run.html                                  # a saved run history as a page
     ppl run my_program.py --its-own-flags
     ppl demo
 
@@ -80,6 +83,10 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout (docs/cli.md).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.png",
               help="Write ESS and particle weights over the steps as a figure.")
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.html",
+              help="Record the run and write its viewer: one self-contained HTML page (docs/viewer.md).")
+@click.option("--history", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.json",
+              help="Record the run and write its history as JSON (for `ppl view`).")
 @click.option("--progress/--no-progress", default=None,
               help="Show the progress bar (default: on a terminal, for runs over a second).")
 @_THREADS
@@ -87,7 +94,7 @@ def cli() -> None:
 def generate(prompt: str | None, prompt_option: str | None, json_schema: str | None, allow_extra_keys: bool,
              regex: str | None, grammar: str | None, sql: str | None, model: str, chat: bool, particles: int,
              method: str, max_tokens: int, temperature: float, seed: int, as_json: bool, plot: Path | None,
-             progress: bool | None, threads: int | None, debug: bool) -> int:
+             html: Path | None, history: Path | None, progress: bool | None, threads: int | None, debug: bool) -> int:
     """Generate text under a constraint.
 
     Continues PROMPT with the model, under at most one constraint, and prints the distinct
@@ -102,8 +109,69 @@ def generate(prompt: str | None, prompt_option: str | None, json_schema: str | N
             prompt=prompt if prompt is not None else prompt_option, model=model, chat=chat,
             constraint=read_constraint(json_schema, regex, grammar, sql), allow_extra_keys=allow_extra_keys,
             particles=particles, method=method, max_tokens=max_tokens, temperature=temperature, seed=seed,
-            threads=threads, json=as_json, plot=plot, progress=progress, debug=debug)
+            threads=threads, json=as_json, plot=plot, html=html, history=history, progress=progress, debug=debug)
         return run_generate(options)
+
+
+@cli.command(epilog=_EXAMPLES)
+@click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.jsonl",
+              help="Where the records go; an existing file is resumed (its finished lines are kept).")
+@click.option("--overwrite", is_flag=True, help="Start OUT.jsonl afresh instead of resuming it.")
+@click.option("--model", default="builtin", show_default=True,
+              help="'builtin', 'smollm2', a .gguf file, or a local Hugging Face model directory (on every worker).")
+@click.option("--particles", type=click.IntRange(min=1), default=8, show_default=True, help="Default particles per line.")
+@click.option("--method", type=click.Choice(["smc", "lcd", "rerank"]), default="smc", show_default=True,
+              help="Default method per line.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Default most tokens per particle.")
+@click.option("--temperature", type=float, default=1.0, show_default=True, callback=_finite_positive,
+              help="Default sampling temperature (> 0).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Job seed: each line's seed is a hash of it and the line's index (unless the line gives one).")
+@click.option("--group-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Lines run together on one model replica, sharing forward passes.")
+@click.option("--ray", "use_ray", is_flag=True, help="Run on Ray (the `ray` extra): a local cluster unless --address.")
+@click.option("--address", metavar="ADDR", help="A running Ray cluster to run on ('auto': RAY_ADDRESS); implies --ray.")
+@click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --ray: model replicas (Ray actors).")
+@click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="With --ray: CPUs each actor reserves.")
+@click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=None,
+              help="With --ray: GPUs each actor reserves (default: 1 where the cluster has GPUs, else 0).")
+@_THREADS
+@_DEBUG
+def batch(input_path: Path, out: Path, overwrite: bool, model: str, particles: int, method: str, max_tokens: int,
+          temperature: float, seed: int, group_size: int, use_ray: bool, address: str | None, actors: int,
+          cpus_per_actor: float, gpus_per_actor: float | None, threads: int | None, debug: bool) -> int:
+    """Run many prompts from a JSONL file.
+
+    Each line of INPUT.jsonl is a prompt (or chat messages) with at most one constraint and its
+    own settings; each line of OUT.jsonl is that line's samples with probabilities, log-ML and
+    ESS, or its error (docs/batch.md). The options are the defaults lines can override."""
+    with one_line_errors(debug):
+        from frontend.batch_command import BatchOptions, run_batch
+
+        options = BatchOptions(
+            input=input_path, out=out, overwrite=overwrite, model=model, particles=particles, method=method,
+            max_tokens=max_tokens, temperature=temperature, seed=seed, group_size=group_size,
+            ray=use_ray or address is not None, address=address, actors=actors, cpus_per_actor=cpus_per_actor,
+            gpus_per_actor=gpus_per_actor, threads=threads if threads is not None else 1, debug=debug)
+        return run_batch(options)
+@cli.command()
+@click.argument("run_json", metavar="RUN.json", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.html",
+              help="Where to write the page (default: RUN.html beside RUN.json).")
+@_DEBUG
+def view(run_json: Path, output: Path | None, debug: bool) -> int:
+    """Write the viewer page of a recorded run.
+
+    Reads RUN.json (a run history: `ppl generate --history`, or `result.history.save` in Python) and
+    writes one self-contained HTML file that opens from file://; prints its path."""
+    with one_line_errors(debug):
+        from frontend.run_files import run_view
+
+        return run_view(run_json, output)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

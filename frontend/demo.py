@@ -38,7 +38,7 @@ def run_demo(particles: int = 8, seed: int = 0, threads: int | None = None) -> i
     print("== 1. A probabilistic program, exactly and by inference ==")
     exact = semantics.enumerate(sprinkler)
     approx = inference.importance(sprinkler, particles=2000, rng=0)
-    print(f"P(rain | grass wet): exact {exact.marginal('rain').probabilities()[1]:.4f}, "
+    print(f"P(rain | grass wet): exact {exact.marginal('rain')[1]:.4f}, "
           f"importance sampling (2000 particles) {approx.marginal('rain').get(1, 0.0):.4f}")
     print(f"log p(grass wet):    exact {exact.log_z:.4f}, estimate {approx.log_ml:.4f}")
 

@@ -21,6 +21,7 @@ from frontend.failures import EXIT_INTERRUPTED, EXIT_RUNTIME, BadInput
 from frontend.plot import check_plot_path, write_plot
 from frontend.progress import ProgressBar
 from frontend.report import Timings, dumps, sample_lines, summary_line, to_json
+from frontend.run_files import HTML_SUFFIXES, JSON_SUFFIXES, check_output_path, write_run_files
 
 MODEL_HELP = "'builtin', 'smollm2', a .gguf file or a local Hugging Face model directory"
 
@@ -42,6 +43,8 @@ class GenerateOptions:
     threads: int | None = None
     json: bool = False
     plot: Path | None = None
+    html: Path | None = None
+    history: Path | None = None
     progress: bool | None = None
     debug: bool = False
 
@@ -50,6 +53,10 @@ def run_generate(options: GenerateOptions) -> int:
     """Run the job; returns the exit code (0, 1 when every particle died, 130 on Ctrl-C)."""
     if options.plot is not None:
         check_plot_path(options.plot)
+    if options.html is not None:
+        check_output_path("--html", options.html, HTML_SUFFIXES)
+    if options.history is not None:
+        check_output_path("--history", options.history, JSON_SUFFIXES)
     constraint = build_constraint(options.constraint, options.allow_extra_keys)
     start = time.perf_counter()
     import lm  # torch and transformers: the one heavy import
@@ -76,6 +83,10 @@ def run_generate(options: GenerateOptions) -> int:
     _print(result, prompt, options, timings, interrupted)
     if options.plot is not None:
         write_plot(result, options.plot, options.particles, f"ppl generate, {options.method}, {options.model}")
+    if options.html is not None or options.history is not None:
+        spec = options.constraint
+        write_run_files(result, html=options.html, history=options.history, title=f"ppl generate: {options.model}",
+                        meta={"prompt": prompt, "constraint": "none" if spec is None else f"{spec.kind}: {spec.source}"})
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_RUNTIME if result.all_dead else 0
@@ -95,6 +106,8 @@ def _generate(llm: Any, prompt: str, constraint: Any, options: GenerateOptions, 
         run = functools.partial(generate, constraint=constraint)
     if "on_step" in inspect.signature(run).parameters:
         kwargs["on_step"] = on_step
+    if options.html is not None or options.history is not None:
+        kwargs["record"] = True
     return run(llm, prompt, **kwargs)
 
 
@@ -103,7 +116,8 @@ def _texts_so_far(partial: Any) -> Any:
     from inference import Result
 
     return Result(partial.particles, partial.log_ml, message="interrupted: the particles' text so far",
-                  steps=partial.steps, output=lambda particle: getattr(particle, "output", particle))
+                  steps=partial.steps, output=lambda particle: getattr(particle, "output", particle),
+                  history=partial.recorded)
 
 
 def _quiet_transformers(show_progress: bool) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from inference.result import hashable, ranked
 from ppl.choicemap import as_path
 from ppl.errors import AddressError
 
@@ -81,11 +82,11 @@ class McmcResult:
         return float(np.mean([f(t) for t in self.all_traces()]))
 
     def marginal(self, address: Any) -> dict:
-        """Empirical distribution of the (hashable) value at `address` over all draws."""
+        """Value -> frequency of the choice at `address` over all draws (None where it was not made), most frequent first."""
         path = as_path(address)
-        counts = Counter(t.choices.get(path) for t in self.all_traces())
+        counts = Counter(hashable(t.choices.get(path)) for t in self.all_traces())
         total = sum(counts.values())
-        return {value: n / total for value, n in counts.items()}
+        return ranked({value: n / total for value, n in counts.items()})
 
     def posterior_arrays(self, addresses: list | None = None) -> dict[str, np.ndarray]:
         """Named arrays (chains, draws, ...) of numeric choices; all present in every draw unless named."""

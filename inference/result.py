@@ -4,16 +4,19 @@ A `Result` holds weighted particles (each a trace, or a `ppl.Model` particle, wi
 weight) and the log marginal-likelihood estimate, and answers the questions users ask of a
 weighted sample: normalized weights, effective sample size, posterior expectations, marginals
 of a choice, and the distinct outputs with their probabilities. A population whose weights are
-all zero is a valid result (log_ml = -inf, ess = 0, weights all zero, a `message` saying so).
+all zero is a valid result (log_ml = -inf, ess = 0, weights all zero, a `message` saying so). A run recorded with `record=True` also has a `history`
+(inference/history/: every step's particles), which `save_html` shows as a page (docs/viewer.md).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from inference.history.record import History, RecordedSample
 from inference.result_display import result_html, result_text
 from inference.weighting import check_log_weights, effective_sample_size, normalized
 
@@ -50,12 +53,15 @@ class StepInfo:
 
 
 def default_output(trace: Any) -> Any:
-    """What a particle produced: a trace's return value, or a Model particle's choices."""
+    """What a particle produced: a trace's return value, a Model particle's choices, else its `output`
+    (the texts of lm's device populations) or the particle itself."""
     if trace is None:
         return None
     if hasattr(trace, "retval"):
         return trace.retval
-    return trace.choices
+    if hasattr(trace, "choices"):
+        return trace.choices
+    return getattr(trace, "output", trace)
 
 
 def hashable(value: Any) -> Any:
@@ -73,11 +79,17 @@ def hashable(value: Any) -> Any:
         return repr(value)
 
 
+def ranked(probabilities: dict) -> dict:
+    """The same value -> probability dict, most probable first (what every `marginal` returns)."""
+    return dict(sorted(probabilities.items(), key=lambda item: -item[1]))
+
+
 class Result:
     """Weighted particles and what can be read off them (see the module docstring)."""
 
     def __init__(self, particles: Sequence[Particle], log_ml: float, *, message: str = "",
-                 steps: Sequence[StepInfo] = (), output: Callable[[Any], Any] | None = None):
+                 steps: Sequence[StepInfo] = (), output: Callable[[Any], Any] | None = None,
+                 history: History | None = None):
         self.particles = list(particles)
         self.log_weights = check_log_weights([p.log_weight for p in self.particles], "Result")
         log_ml = float(log_ml)
@@ -92,6 +104,26 @@ class Result:
         self.message = message or (ALL_DEAD if dead else "")
         self.steps = list(steps)
         self.output = output or default_output
+        self.recorded = history  # the steps as the engine recorded them (a Result made from another passes this on)
+
+    @property
+    def history(self) -> History | None:
+        """The run's per-step record with this result's final samples, log-ML, ESS and message (None unless
+        the run was recorded: `record=True`)."""
+        if self.recorded is None:
+            return None
+        samples = tuple(RecordedSample(s.value if isinstance(s.value, str) else repr(s.value), float(s.probability))
+                        for s in self.group(self.output))
+        return dataclasses.replace(self.recorded, samples=samples, log_ml=self.log_ml, ess=float(self.ess),
+                                   message=self.message)
+
+    def save_html(self, path: str, title: str | None = None) -> None:
+        """Write the run's viewer, one self-contained HTML file (docs/viewer.md); the run must be recorded."""
+        history = self.history
+        if history is None:
+            raise ValueError("save_html: this run has no history; run it with record=True "
+                             "(inference.smc, lm.generate, ...) to record one")
+        history.save_html(path, title=title)
 
     @property
     def traces(self) -> list:
@@ -118,7 +150,7 @@ class Result:
         for w, trace in self._alive():
             key = hashable(trace.choices.get(address))
             out[key] = out.get(key, 0.0) + w
-        return dict(sorted(out.items(), key=lambda item: -item[1]))
+        return ranked(out)
 
     def group(self, key: Callable[[Any], Any]) -> list[Sample]:
         """Distinct values of key(trace) with their probabilities, most probable first."""

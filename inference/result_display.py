@@ -3,6 +3,7 @@
 Both list the distinct samples, most probable first, with their probabilities, under a line
 with the particle count, the ESS and the log marginal-likelihood estimate; a result whose
 particles all died shows its message instead. Long lists and long values are cut, saying so.
+In Jupyter a recorded run (`record=True`) also shows its run viewer (docs/viewer.md) below the table.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def result_html(result: Any, *, details: Sequence[tuple[str, Any]] = (), limit: 
     """The Jupyter view of a result: a small table, every value escaped."""
     head = f"<p><b>{html.escape(type(result).__name__)}</b>: {html.escape(summary_line(result, details))}</p>"
     if result.all_dead:
-        return f"<div>{head}<p>no samples: {html.escape(result.message)}</p></div>"
+        return f"<div>{head}<p>no samples: {html.escape(result.message)}</p>{_viewer(result)}</div>"
     samples = result.samples
     rows = "".join(
         f"<tr><td style='text-align:right'>{sample.probability:.4f}</td>"
@@ -60,7 +61,18 @@ def result_html(result: Any, *, details: Sequence[tuple[str, Any]] = (), limit: 
     more = (f"<p>… and {len(samples) - limit} more distinct samples</p>" if len(samples) > limit else "")
     note = f"<p>{html.escape(result.message)}</p>" if result.message else ""
     return (f"<div>{head}<table><thead><tr><th>probability</th><th style='text-align:left'>sample</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{more}{note}</div>")
+            f"<tbody>{rows}</tbody></table>{more}{note}{_viewer(result)}</div>")
+
+
+def _viewer(result: Any) -> str:
+    """The run viewer in an iframe, for a recorded run; "" otherwise."""
+    history = getattr(result, "history", None)
+    if history is None:
+        return ""
+    from inference.history.json_format import to_json
+    from viewer import notebook_frame
+
+    return notebook_frame(to_json(history))
 
 
 def _number(value: float) -> str:

@@ -11,6 +11,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 
+_REGIONS_KEPT = 4096  # cached neutral regions per trie (oldest dropped first)
+
+
 class TokenTrie:
     """The vocabulary (token id → bytes) as a byte trie; special tokens are left out."""
 
@@ -32,6 +35,7 @@ class TokenTrie:
                     self._ends.append([])
                 node = nxt
             self._ends[node].append(token_id)
+        self._regions: dict[tuple[int, frozenset], tuple[np.ndarray, list[tuple[int, bytes]]]] = {}
 
     @property
     def nodes(self) -> int:
@@ -51,27 +55,49 @@ class TokenTrie:
         allowed = np.zeros(self.size, dtype=bool)
         advances = 0
         neutral_of = getattr(constraint, "neutral_bytes", None)
-        stack = [(0, state, b"", _region(neutral_of, state))]
+        stack = [(0, state, _neutral(neutral_of, state))]
         while stack:
-            node, base, pending, region = stack.pop()
-            for byte, child in self._children[node].items():
-                ends = self._ends[child]
-                if region is not None and byte in region[0]:
-                    if ends:
-                        if region[1] is None:
-                            region[1] = keep is None or keep(base)
-                        if region[1]:
-                            allowed[ends] = True
-                    stack.append((child, base, pending + bytes((byte,)), region))
-                    continue
-                child_state = constraint.advance(base, pending + bytes((byte,)))
+            node, base, neutral = stack.pop()
+            if neutral is not None:
+                inside, edges = self._region(node, neutral)
+                if inside.size and (keep is None or keep(base)):
+                    allowed[inside] = True
+            else:
+                edges = [(child, bytes((byte,))) for byte, child in self._children[node].items()]
+            for child, chunk in edges:
+                child_state = constraint.advance(base, chunk)
                 advances += 1
                 if child_state is None:
                     continue
+                ends = self._ends[child]
                 if ends and (keep is None or keep(child_state)):
                     allowed[ends] = True
-                stack.append((child, child_state, b"", _region(neutral_of, child_state)))
+                stack.append((child, child_state, _neutral(neutral_of, child_state)))
         return allowed, advances
+
+    def _region(self, node: int, neutral: frozenset) -> tuple[np.ndarray, list[tuple[int, bytes]]]:
+        """Below `node` through `neutral` bytes only: the tokens ending there, and the edges leaving by another
+        byte as (child, bytes read from `node`). Cached: a JSON string's region below the root spans most of
+        the vocabulary, and walking it in Python cost more than all the constraint advances of a mask."""
+        key = (node, neutral)
+        cached = self._regions.get(key)
+        if cached is not None:
+            return cached
+        inside: list[int] = []
+        edges: list[tuple[int, bytes]] = []
+        stack = [(node, b"")]
+        while stack:
+            at, path = stack.pop()
+            for byte, child in self._children[at].items():
+                if byte in neutral:
+                    inside.extend(self._ends[child])
+                    stack.append((child, path + bytes((byte,))))
+                else:
+                    edges.append((child, path + bytes((byte,))))
+        if len(self._regions) >= _REGIONS_KEPT:
+            self._regions.pop(next(iter(self._regions)))
+        self._regions[key] = cached = (np.array(inside, dtype=np.int64), edges)
+        return cached
 
     def fewest_tokens(self, text: bytes) -> int | None:
         """The fewest tokens whose bytes concatenate to `text` (None if none do): a shortest path over
@@ -90,9 +116,9 @@ class TokenTrie:
         return best[len(text)]
 
 
-def _region(neutral_of: Callable[[Any], Any] | None, state: Any) -> list | None:
-    """[neutral bytes, keep answer (None until asked)] for a state that has neutral bytes, else None."""
+def _neutral(neutral_of: Callable[[Any], Any] | None, state: Any) -> frozenset | None:
+    """The state's neutral bytes, or None where it names none."""
     if neutral_of is None:
         return None
     neutral = neutral_of(state)
-    return [neutral, None] if neutral else None
+    return frozenset(neutral) if neutral else None

@@ -13,11 +13,12 @@ from lm.errors import (ContextWindowError, GGUFError, KVBudgetError, LMError, Mo
                        UnsupportedModelError)
 from lm.generation.api import generate
 from lm.generation.generation_result import GenerationResult
+from lm.jobs.batch import batch
 from lm.loading.loading import load
 from lm.serving.kv_pool import CacheStats
 
 __all__ = [
     "CacheStats", "ChatTemplateError", "ContextWindowError", "GGUFError", "GenerationResult", "KVBudgetError", "LMContext",
     "LMError", "LanguageModel", "ModelDirectoryError", "NextToken", "StaticDecoder", "Token", "TokenSetBernoulli",
-    "TokenizerError", "UnsupportedModelError", "Vocabulary", "constraints", "generate", "load", "smc_decode",
+    "TokenizerError", "UnsupportedModelError", "Vocabulary", "batch", "constraints", "generate", "load", "smc_decode",
 ]

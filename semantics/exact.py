@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from inference.result import hashable, ranked
 from ppl.choicemap import ChoiceMap
 from ppl.errors import NotFiniteError
 from ppl.generative import GenerativeFunction
@@ -51,9 +52,10 @@ class Exact:
     def _pushforward(self, f: Callable[[WeightedExecution], Any]) -> FiniteMeasure:
         return FiniteMeasure((f(e), e.log_weight) for e in self.executions).normalized()
 
-    def marginal(self, address: Any) -> FiniteMeasure:
-        """The posterior distribution of the choice at `address` (None where it was not made)."""
-        return self._pushforward(lambda e: e.choices.get(address))
+    def marginal(self, address: Any) -> dict:
+        """Value -> posterior probability of the choice at `address` (None where it was not made), most
+        probable first: the same dict as `inference.Result.marginal`, exact."""
+        return ranked(self._pushforward(lambda e: hashable(e.choices.get(address))).probabilities())
 
     @property
     def retval(self) -> FiniteMeasure:

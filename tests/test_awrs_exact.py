@@ -34,23 +34,19 @@ def local_problems(draw):
 
 
 def _check_proper_weighting(probs, accept, block_size=None, rtol=0.0, **options):
-    expected = np.array([p if a else 0.0 for p, a in zip(probs, accept)])
-    weighted = np.zeros(len(probs))
-    total = 0.0
+    """E[w 1{x = v}] = p(v) c(v) for every token v, by semantics.check_proper_weighting (1e-12; also relative `rtol`)."""
     source = probs if block_size is None else token_blocks(probs, block_size)
-    for outcome in semantics.explore(lambda rng: awrs(rng, source, lambda i: accept[i], **options)):
-        draw = outcome.value
-        prob = math.exp(outcome.log_prob)
-        total += prob
-        if draw.token is not None:
-            assert accept[draw.token]
-            weighted[draw.token] += prob * math.exp(draw.log_weight)
-        else:
-            assert draw.log_weight == -math.inf
-    assert total == pytest.approx(1.0, abs=1e-12)
-    np.testing.assert_allclose(weighted, expected, atol=1e-12)
+
+    def one_draw(rng):
+        draw = awrs(rng, source, lambda i: accept[i], **options)
+        assert draw.log_weight == -math.inf if draw.token is None else accept[draw.token]
+        return [(draw.token, draw.log_weight)]
+
+    target = {v: float(p) for v, (p, a) in enumerate(zip(probs, accept)) if a}
+    report = semantics.check_proper_weighting(one_draw, target, atol=1e-12)
     if rtol:
-        np.testing.assert_allclose(weighted, expected, rtol=rtol, atol=0)
+        for v, p in target.items():
+            assert report.expected.get(v, 0.0) == pytest.approx(p, rel=rtol, abs=0), v
 
 
 @SETTINGS
@@ -274,19 +270,8 @@ def test_generation_with_the_mask_fallback_is_properly_weighted(tiny, budget):
     z, target = exact_target(tiny, constraint, MAX_TOKENS)
     trie = CountingTrie([t.bytes if t is not None and not (t.is_special or t.is_eos) else None
                          for t in tiny.vocabulary.tokens])  # as lm.generation.generation.vocabulary_trie builds it
-    weighted, total, runs = {}, 0.0, 0
-    for outcome in semantics.explore(lambda rng: smc(
-            ConstrainedGeneration(tiny, "", constraint, max_tokens=MAX_TOKENS, awrs_budget=budget, trie=trie),
-            particles=1, rng=rng, max_steps=MAX_TOKENS + 1)):
-        runs += 1
-        total += math.exp(outcome.log_prob)
-        result = outcome.value
-        if result.log_ml > -math.inf:
-            text = result.particles[0].trace.output
-            weighted[text] = weighted.get(text, 0.0) + math.exp(outcome.log_prob + result.log_ml)
-    assert total == pytest.approx(1.0, abs=1e-9)
-    assert trie.calls > (runs if budget == 0 else 0)  # the fallback ran (every step with budget 0)
-    assert sum(weighted.values()) == pytest.approx(z, rel=1e-9)
-    assert set(weighted) == set(target)
-    for text, p in target.items():
-        assert weighted[text] == pytest.approx(p * z, rel=1e-9)
+    run = lambda rng: smc(ConstrainedGeneration(tiny, "", constraint, max_tokens=MAX_TOKENS, awrs_budget=budget, trie=trie),
+                          particles=1, rng=rng, max_steps=MAX_TOKENS + 1)
+    report = semantics.check_proper_weighting(run, {text: p * z for text, p in target.items()},
+                                              key=lambda particle: particle.output, atol=0.0, rtol=1e-9)
+    assert trie.calls > (report.outcomes if budget == 0 else 0)  # the fallback ran (every step with budget 0)

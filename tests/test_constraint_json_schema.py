@@ -16,23 +16,11 @@ from shared_data import JSONSCHEMABENCH
 from constraints.base import ConstraintError
 from constraints.json.json_numbers import Bounds, Candidates, prefix_viable, step as number_step, value_ok
 from constraints.json.json_schema import json_schema
+from semantics import CheckFailed, check_constraint
 
 DATA = JSONSCHEMABENCH / "schemas"
 SAMPLE = sorted(DATA.glob("*.json"))[::19] if DATA.exists() else []
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def states(constraint, text: bytes) -> list:
-    """The state after each byte; None once a prefix is rejected."""
-    out, state = [], constraint.start()
-    for i in range(len(text)):
-        state = constraint.advance(state, text[i:i + 1]) if state is not None else None
-        out.append(state)
-    return out
-
-
-def prefixes_viable(constraint, text: bytes) -> bool:
-    return all(state is not None for state in states(constraint, text))
 
 
 # ---- real schemas ---------------------------------------------------------------------------
@@ -51,8 +39,8 @@ def test_benchmark_sample_exact_and_prefix_sound():
     invalid ones rejected, under both whitespace conventions and with keys shuffled;
     chunking doesn't matter."""
     rng = random.Random(0)
-    compiled = valid_rejected = invalid_accepted = prefix_rejected = chunk_mismatch = 0
-    errors = []
+    compiled = valid_rejected = invalid_accepted = 0
+    errors, broken = [], []
     for path in SAMPLE:
         record = json.loads(path.read_text())
         try:
@@ -70,18 +58,15 @@ def test_benchmark_sample_exact_and_prefix_sound():
                 accepted = constraint.accepts(text)
                 if test["valid"]:
                     valid_rejected += not accepted
-                    prefix_rejected += not prefixes_viable(constraint, text)
                 else:
                     invalid_accepted += accepted
-                state, i = constraint.start(), 0
-                while i < len(text) and state is not None:
-                    size = rng.randint(1, 8)
-                    state = constraint.advance(state, text[i:i + size])
-                    i += size
-                chunked = state is not None and constraint.is_accepting(state)
-                chunk_mismatch += chunked != accepted
+                try:  # the constraint contract: prefixes of accepted documents viable, chunking, immutable states
+                    check_constraint(constraint, [text], vocabulary=[], chunkings=1, tracked_states=4, seed=compiled,
+                                     completions=False)  # see test_pattern_property_keys_have_a_shortest_completion
+                except CheckFailed as failure:
+                    broken.append((path.name, str(failure)))
     assert len(SAMPLE) == 300
-    assert (valid_rejected, invalid_accepted, prefix_rejected, chunk_mismatch) == (0, 0, 0, 0)
+    assert (valid_rejected, invalid_accepted, broken) == (0, 0, [])
     # every refusal names its keyword and a JSON pointer
     assert all("(keyword '" in message and "' at '" in message for _, message in errors)
     assert compiled >= 295, errors
@@ -163,22 +148,25 @@ def test_generated_schemas_accept_exactly_the_valid_documents(schema, values, wh
         return
     spelled = json_schema(schema, whitespace=whitespace, numbers="json")
     separators = (", ", ": ") if whitespace == "compact" else (",", ":")
+    texts, plains = [], []
     for value in values:
         text = json.dumps(value, separators=separators).encode()
         if whitespace == "any":
             text = json.dumps(value, indent=1).encode() + b"\n"
         truth = _truth(schema, value)
         assert spelled.accepts(text) == truth, (schema, text)
-        if truth:
-            assert prefixes_viable(spelled, text), (schema, text)
+        texts.append(text)
         # plain numbers (the generation default): a sublanguage, same values
         plain = constraint.dumps(value)
         if constraint.accepts(plain):
             assert _truth(schema, json.loads(plain)), (schema, plain)
         elif truth:
             assert b"." in plain and constraint.numbers == "plain", (schema, plain)
-        if truth and b"." not in plain:
-            assert prefixes_viable(constraint, plain), (schema, plain)
+        plains.append(plain)
+    # the constraint contract: every prefix of an accepted document viable, chunking invariance, immutable states
+    # (completions of rejected documents: see the xfail tests below test_states_are_immutable_values)
+    check_constraint(spelled, texts, vocabulary=[], chunkings=1, tracked_states=4, completions=False)
+    check_constraint(constraint, plains, vocabulary=[], chunkings=1, tracked_states=4, completions=False)
 
 
 @SETTINGS
@@ -409,15 +397,31 @@ def test_pattern_properties_and_additional_schema():
 
 
 def test_states_are_immutable_values():
+    """The constraint contract (semantics.check_constraint), alone and in a conjunction."""
     c = json_schema({"type": "object", "properties": {"a": {"type": "string"}}})
-    s0 = c.start()
-    s1 = c.advance(s0, b'{"a": "')
-    s2 = c.advance(s1, b'x"}')
-    assert c.advance(s0, b'{"a": "') == s1 and hash(c.advance(s0, b'{"a": "')) == hash(s1)
-    assert c.is_accepting(s2) and not c.is_accepting(s1) and c.advance(s1, b'y"}') != s2
-    assert c.advance(s0, b"") == s0 and c.advance(s2, b"x") is None
+    strings = ['{"a": "x"}', '{"a": "y"}', '{"a": "x"}x', '{"a": "\\u00e9\\"é"}', '{"a": 1}', "{}"]
+    assert check_constraint(c, strings, chunkings=6).accepted == 4
+    s1 = c.advance(c.start(), b'{"a": "')
+    assert c.advance(c.start(), b'{"a": "') == s1 and hash(c.advance(c.start(), b'{"a": "')) == hash(s1)
     both = c & json_schema({"type": "object", "required": ["a"]})
     assert both.accepts(b'{"a": "x"}') and not both.accepts(b"{}")
+    assert check_constraint(both, strings).accepted == 3
+
+
+@pytest.mark.xfail(strict=True, reason="json_completion's candidate keys are the listed properties and a few synthetic "
+                   "names, never a patternProperties key: a viable key prefix gets None (found by semantics.check_constraint "
+                   "on JSONSchemaBench Handwritten---pnmp2)")
+def test_pattern_property_keys_have_a_shortest_completion():
+    c = json_schema({"type": "object", "patternProperties": {"^[0-9]$": {"type": "integer"}}, "additionalProperties": False})
+    check_constraint(c, ['{"1": 2}', '{"x": 2}'], vocabulary=[])
+
+
+@pytest.mark.xfail(strict=True, reason="an allOf of contradictory array bounds compiles (no 'accepts no JSON value' "
+                   "error) although nothing is accepted: the start state is viable with no completion (found by "
+                   "semantics.check_constraint on Hypothesis-generated schemas)")
+def test_contradictory_array_bounds_are_an_empty_language_error():
+    with pytest.raises(ConstraintError, match="accepts no JSON value"):
+        json_schema({"allOf": [{"type": "array", "maxItems": 0}, {"type": "array", "minItems": 1}]})
 
 
 def test_bad_schemas_name_keyword_and_path():
@@ -550,10 +554,8 @@ def test_container_enums_and_canonical_escapes():
     """const objects holding strings are checked when they close; needless escapes (\\/, \\u0041)
     are refused under compact/minified, in values and keys alike, and accepted under "any"."""
     c = json_schema({"enum": [{"k": "é", "n": ["日本"]}, "é", 3]})
-    for value in ({"k": "é", "n": ["日本"]}, "é", 3):
-        for ascii_only in (True, False):
-            assert prefixes_viable(c, json.dumps(value, ensure_ascii=ascii_only).encode())
-            assert c.accepts(json.dumps(value, ensure_ascii=ascii_only).encode())
+    texts = [json.dumps(value, ensure_ascii=ascii_only) for value in ({"k": "é", "n": ["日本"]}, "é", 3) for ascii_only in (True, False)]
+    assert check_constraint(c, texts).accepted == len(texts)  # each accepted, every prefix viable
     assert not c.accepts(b'{"k": "\\u00eb", "n": ["\\u65e5\\u672c"]}') and not c.viable(b'"\\u00eb')
     schema = {"type": "object", "properties": {"a/b": {"type": "string"}}}
     compact, minified, loose = (json_schema(schema, whitespace=w) for w in ("compact", "minified", "any"))

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from constraints.base import ConstraintError
 from constraints.grammar.lark_grammar import lark
 from constraints.regular.regex import compile_regex
+from semantics import check_constraint
 
 ARITH = r"""
 ?start: sum
@@ -115,24 +116,13 @@ def test_random_strings_agree_with_lark(name, data):
 @SETTINGS
 @given(st.sampled_from(sorted(GRAMMARS)), st.data())
 def test_any_chunking_gives_the_same_answers(name, data):
-    """Viability after each chunk and final acceptance do not depend on how bytes are
-    grouped into tokens (chunks may end inside a character or a tentative match)."""
+    """The constraint contract (semantics.check_constraint): viability after each chunk and final acceptance do
+    not depend on how bytes are grouped into tokens (chunks may end inside a character or a tentative match),
+    states are immutable, viable prefixes complete; and acceptance is Lark's."""
     constraint = compiled(name)
-    text = data.draw(st.text(alphabet=GRAMMARS[name][1], max_size=12)).encode()
-    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text))), max_size=4)))
-    bytewise = [constraint.start()]
-    for byte in text:
-        bytewise.append(None if bytewise[-1] is None else constraint.advance(bytewise[-1], bytes([byte])))
-    state, at = constraint.start(), 0
-    for cut in cuts + [len(text)]:
-        if state is None or cut <= at or cut > len(text):
-            continue
-        state = constraint.advance(state, text[at:cut])
-        at = cut
-        assert (state is None) == (bytewise[at] is None), (name, text, at)
-    if state is not None:
-        assert constraint.is_accepting(state) == constraint.is_accepting(bytewise[-1])
-        assert constraint.is_accepting(state) == lark_accepts(constraint, text.decode())
+    text = data.draw(st.text(alphabet=GRAMMARS[name][1], max_size=12))
+    check_constraint(constraint, [text], vocabulary=[], chunkings=2, seed=data.draw(st.integers(0, 2 ** 16)))
+    assert constraint.accepts(text.encode()) == lark_accepts(constraint, text)
 
 
 TERMINAL_POOL = ['"a"', '"b"', '"ab"', "/a+/", "/b*a/", "/[ab]+?/", "/a|ab/", "/(ab)*b/", '"c"i',
@@ -252,12 +242,8 @@ def test_sampled_sentences_agree_with_lark_and_their_prefixes_are_viable(name, s
     data = text.encode()
     expected = lark_accepts(constraint, text)
     assert constraint.accepts(data) == expected, (name, text)
-    if expected:
-        state = constraint.start()
-        for byte in data:  # byte by byte: every prefix of an accepted string is viable
-            state = constraint.advance(state, bytes([byte]))
-            assert state is not None, (name, text)
-        assert constraint.is_accepting(state)
+    # every prefix of an accepted string is viable; a rejected one's longest viable prefix completes
+    check_constraint(constraint, [data], vocabulary=[], chunkings=0)
 
 
 def _witness(constraint, state, alphabet: str, depth: int):
@@ -295,22 +281,9 @@ def test_viability_is_exact_on_short_prefixes(name, alphabet, longest):
 
 def test_chunking_does_not_matter_and_states_are_immutable():
     constraint = compiled("json")
-    text = '{"name": "Zoë", "tags": [1, -2.5e3, true, null], "nested": {"k": "a\\"b"}}'.encode()
-    rng = random.Random(7)
-    for _ in range(20):
-        state, at = constraint.start(), 0
-        while at < len(text):
-            size = rng.randint(1, 6)
-            state = constraint.advance(state, text[at:at + size])
-            assert state is not None
-            at += size
-        assert constraint.is_accepting(state)
-    prefix = constraint.advance(constraint.start(), b'{"a": 1')
-    done = constraint.advance(prefix, b"}")
-    assert constraint.is_accepting(done) and not constraint.is_accepting(prefix)
-    assert constraint.advance(prefix, b"]") is None
-    assert constraint.is_accepting(constraint.advance(prefix, b", \"b\": 2}"))  # prefix unchanged
-    assert not constraint.is_accepting(prefix)
+    text = '{"name": "Zoë", "tags": [1, -2.5e3, true, null], "nested": {"k": "a\\"b"}}'
+    report = check_constraint(constraint, [text, '{"a": 1}', '{"a": 1]', '{"a": 1, "b": 2}'], chunkings=20, longest_chunk=6)
+    assert report.accepted == 3 and report.masks > 0
 
 
 def test_tokens_may_split_multibyte_characters():

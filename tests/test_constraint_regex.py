@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from constraints.base import ConstraintError
 from constraints.regular.regex import compile_regex, compile_regex_matcher, regex
 from constraints.regular.regex_parser import RegexError
+from semantics import check_constraint
 
 ALPHABET = "ab1 é.\nA_"
 ATOMS = ["a", "b", "1", " ", "é", ".", r"\.", "[ab]", "[^a]", "[a-c1]", r"\d", r"\w", r"\s", r"\W",
@@ -197,3 +198,12 @@ def test_escapes_and_verbose_mode():
     for pattern, text in cases.items():
         assert re.fullmatch(pattern, text)
         assert regex(pattern).accepts(text.encode()), pattern
+
+
+@settings(SETTINGS, max_examples=60)
+@given(PATTERNS, st.lists(TEXTS, min_size=1, max_size=4), st.integers(0, 2 ** 16))
+def test_random_patterns_keep_the_constraint_contract(pattern, texts, seed):
+    """semantics.check_constraint: chunking (inside UTF-8 characters too), immutable DFA states, exact completions,
+    trie masks over the texts' substrings equal per-token checks."""
+    if _nonempty(pattern):
+        check_constraint(regex(pattern), texts, chunkings=2, mask_states=4, seed=seed)

@@ -4,7 +4,8 @@ For a properly weighted algorithm with estimate Z_hat and normalized weights W_i
     E[ Z_hat * sum_i W_i 1{x_i = x} ] = p(x, y)   for every latent assignment x,
 hence E[Z_hat] = Z. `semantics.explore` runs the algorithm once per outcome of its categorical
 draws (the model's choices, resampling, MH accept/reject) with that outcome's probability, so
-both sides are computed exactly and compared to 1e-9 against `semantics.enumerate`.
+both sides are computed exactly and compared to 1e-9 against `semantics.enumerate`
+(`semantics.check_proper_weighting`; particle Gibbs by `semantics.check_stationary`).
 """
 from __future__ import annotations
 
@@ -20,50 +21,11 @@ from inference.smc_engine.particle_gibbs import particle_gibbs
 from inference.smc_engine.smc import smc
 from inference.smc_engine.smc_steer import smc_steer
 from ppl import dist
-from semantics import enumerate as exact_enumerate, explore
+from semantics import check_proper_weighting, check_stationary, explore
 from semantics.strategies import bayes_nets, hmms
 
 SCHEMES = ["multinomial", "stratified", "systematic", "residual"]
 TOLERANCE = 1e-9
-
-
-def expected_weighted_measure(run) -> tuple[dict, float]:
-    """choices -> E[Z_hat * sum_i W_i 1{x_i = choices}], and E[Z_hat], over every outcome of run(rng)."""
-    measure: dict = {}
-    expected_z = 0.0
-    total_probability = 0.0
-    for outcome in explore(run):
-        result, p = outcome.value, math.exp(outcome.log_prob)
-        total_probability += p
-        assert not np.isnan(result.weights).any() and not math.isnan(result.log_ml)
-        if result.all_dead:
-            assert result.log_ml == -math.inf and result.ess == 0.0 and not result.weights.any() and result.message
-            continue
-        assert abs(result.weights.sum() - 1) < 1e-12 and 1 - 1e-9 <= result.ess <= len(result.particles) + 1e-9
-        z = math.exp(result.log_ml)
-        expected_z += p * z
-        for w, particle in zip(result.weights, result.particles):
-            if w > 0:
-                key = particle.trace.choices
-                measure[key] = measure.get(key, 0.0) + p * z * w
-    assert abs(total_probability - 1) < 1e-9
-    return measure, expected_z
-
-
-def exact_measure(program, *args) -> tuple[dict, float]:
-    exact = exact_enumerate(program, *args)
-    measure: dict = {}
-    for e in exact.executions:
-        measure[e.choices] = measure.get(e.choices, 0.0) + math.exp(e.log_weight)
-    return measure, math.exp(exact.log_z)
-
-
-def assert_properly_weighted(run, program, *args) -> None:
-    got, got_z = expected_weighted_measure(run)
-    want, z = exact_measure(program, *args)
-    for key in set(got) | set(want):
-        assert abs(got.get(key, 0.0) - want.get(key, 0.0)) < TOLERANCE, (key, got.get(key, 0.0), want.get(key, 0.0))
-    assert abs(got_z - z) < TOLERANCE
 
 
 def most_particles(outcomes_per_particle: int, budget: int = 100, most: int = 3) -> int:
@@ -80,7 +42,7 @@ def most_particles(outcomes_per_particle: int, budget: int = 100, most: int = 3)
 @given(net=bayes_nets(max_latents=2, max_cardinality=3), data=st.data())
 def test_importance_with_the_prior_is_properly_weighted(net, data):
     n = data.draw(st.integers(1, most_particles(len(list(net.assignments())))), label="particles")
-    assert_properly_weighted(lambda rng: importance(net.program, particles=n, rng=rng), net.program)
+    check_proper_weighting(lambda rng: importance(net.program, particles=n, rng=rng), net.program)
 
 
 @st.composite
@@ -102,7 +64,7 @@ def proposals(draw, net):
 def test_importance_with_a_custom_proposal_is_properly_weighted(net, data):
     q = data.draw(proposals(net), label="proposal")
     n = data.draw(st.integers(1, most_particles(len(list(net.assignments())))), label="particles")
-    assert_properly_weighted(lambda rng: importance(net.program, particles=n, proposal=q, rng=rng), net.program)
+    check_proper_weighting(lambda rng: importance(net.program, particles=n, proposal=q, rng=rng), net.program)
 
 
 @settings(max_examples=6, deadline=None)
@@ -110,7 +72,7 @@ def test_importance_with_a_custom_proposal_is_properly_weighted(net, data):
 def test_sir_is_properly_weighted(net, scheme, data):
     n = data.draw(st.integers(1, most_particles(len(list(net.assignments())), budget=30)), label="particles")
     m = data.draw(st.integers(1, 3), label="samples")
-    assert_properly_weighted(lambda rng: sir(net.program, particles=n, samples=m, resampling=scheme, rng=rng), net.program)
+    check_proper_weighting(lambda rng: sir(net.program, particles=n, samples=m, resampling=scheme, rng=rng), net.program)
 
 
 # -- SMC on sequential models: every scheme and threshold, with twists and dead particles -------------
@@ -209,7 +171,7 @@ def test_smc_on_a_model_is_properly_weighted(scheme, hmm, threshold, twisted, da
     forbidden = data.draw(st.one_of(st.none(), st.tuples(st.integers(0, hmm.steps - 1), st.integers(0, tables.states - 1))),
                           label="forbidden")
     model = TwistedHMM(tables, twists, forbidden)
-    assert_properly_weighted(lambda rng: smc(model, particles=n, ess_threshold=threshold, resampling=scheme, rng=rng), model)
+    check_proper_weighting(lambda rng: smc(model, particles=n, ess_threshold=threshold, resampling=scheme, rng=rng), model)
 
 
 @settings(max_examples=4, deadline=None)
@@ -219,7 +181,7 @@ def test_importance_on_a_model_is_properly_weighted(hmm, twisted, data):
     tables = several_steps(data, hmm)
     n = particle_count(data, tables, "systematic")
     model = TwistedHMM(tables, random_twists(data, tables.states, hmm.steps, twisted), None)
-    assert_properly_weighted(lambda rng: importance(model, particles=n, rng=rng), model)
+    check_proper_weighting(lambda rng: importance(model, particles=n, rng=rng), model)
 
 
 def fixed_hmm(observations=(0, 1, 1)):
@@ -233,7 +195,7 @@ def test_smc_twists_change_resampling_but_not_the_target():
     plain = TwistedHMM(tables, ((0.0, 0.0),) * 3, None)
     twisted = TwistedHMM(tables, ((0.0, 3.0), (-1.0, 2.0), (0.5, 0.0)), None)
     for model in (plain, twisted):
-        assert_properly_weighted(lambda rng: smc(model, particles=2, ess_threshold=1.0, resampling="systematic", rng=rng), model)
+        check_proper_weighting(lambda rng: smc(model, particles=2, ess_threshold=1.0, resampling="systematic", rng=rng), model)
 
     def both_end_in_state_one(model) -> float:
         total = 0.0
@@ -250,9 +212,9 @@ def test_strategies_own_spellings():
     # The HMM exactly as semantics.strategies spells it (numpyro distributions), as a Model and as an unfold.
     hmm = fixed_hmm((1, 0))
     model = hmm.model()
-    assert_properly_weighted(lambda rng: smc(model, particles=2, ess_threshold=1.0, resampling="stratified", rng=rng), model)
+    check_proper_weighting(lambda rng: smc(model, particles=2, ess_threshold=1.0, resampling="stratified", rng=rng), model)
     chain = ppl.unfold(hmm.kernel(), hmm.steps)
-    assert_properly_weighted(lambda rng: smc(chain, None, particles=2, ess_threshold=1.0, rng=rng), chain, None)
+    check_proper_weighting(lambda rng: smc(chain, None, particles=2, ess_threshold=1.0, rng=rng), chain, None)
 
 
 # -- SMC over ppl.unfold, with and without rejuvenation ------------------------------------------------
@@ -272,7 +234,7 @@ def test_smc_on_an_unfold_is_properly_weighted(scheme, hmm, threshold, data):
     tables = several_steps(data, hmm)
     n = particle_count(data, tables, scheme)
     model = ppl.unfold(hmm_kernel(tables), hmm.steps)
-    assert_properly_weighted(lambda rng: smc(model, None, particles=n, ess_threshold=threshold, resampling=scheme, rng=rng),
+    check_proper_weighting(lambda rng: smc(model, None, particles=n, ess_threshold=threshold, resampling=scheme, rng=rng),
                              model, None)
 
 
@@ -284,7 +246,7 @@ def test_resample_move_is_properly_weighted(scheme, hmm, data):
     n = data.draw(st.integers(1, 2), label="particles")
     model = ppl.unfold(hmm_kernel(tables), hmm.steps)
     run = lambda rng: smc(model, None, particles=n, ess_threshold=1.0, resampling=scheme, rng=rng, rejuvenation=random_step_mh)
-    assert_properly_weighted(run, model, None)
+    check_proper_weighting(run, model, None)
 
 
 def test_resample_move_on_three_steps_is_properly_weighted():
@@ -295,7 +257,7 @@ def test_resample_move_on_three_steps_is_properly_weighted():
         lengths.append(len(trace.retval))
         return random_step_mh(rng, trace)
 
-    assert_properly_weighted(lambda rng: smc(model, None, particles=1, ess_threshold=1.0, rng=rng, rejuvenation=counted),
+    check_proper_weighting(lambda rng: smc(model, None, particles=1, ess_threshold=1.0, rng=rng, rejuvenation=counted),
                              model, None)
     assert set(lengths) == {1, 2}  # applied after the resampling at each intermediate step, to that prefix
 
@@ -306,7 +268,7 @@ def test_resample_move_with_the_library_kernels_is_properly_weighted():
     model = ppl.unfold(hmm_kernel(Tables(fixed_hmm((1, 0)))), 2)
     for kernel in (gibbs((0, "x")), mh(ppl.select((0, "x"), (1, "x")))):
         run = lambda rng: smc(model, None, particles=2, ess_threshold=1.0, resampling="residual", rng=rng, rejuvenation=kernel)
-        assert_properly_weighted(run, model, None)
+        check_proper_weighting(run, model, None)
 
 
 # -- smc_steer -------------------------------------------------------------------------------------------
@@ -327,7 +289,7 @@ def test_smc_steer_is_properly_weighted(hmm, shape, twisted, data):
         assert len({id(p.trace) for p in result.particles}) == len(result.particles), "a child was kept twice"
         return result
 
-    assert_properly_weighted(run, model)
+    check_proper_weighting(run, model)
 
 
 # -- particle Gibbs: the exact posterior is stationary ------------------------------------------------------
@@ -338,30 +300,16 @@ def test_particle_gibbs_leaves_the_posterior_invariant(hmm, data):
     tables = several_steps(data, hmm)
     n = data.draw(st.integers(1, 2), label="particles")
     model = ppl.unfold(hmm_kernel(tables), hmm.steps)
-    exact = exact_enumerate(model, None)
-    posterior = {e.choices: p for e, p in zip(exact.executions, _probabilities(exact))}
     kernel = particle_gibbs(model, particles=n)
-    pushed: dict = {}
-    stay = 0.0
-    for e in exact.executions:
-        start = posterior[e.choices]
-        if start == 0:
-            continue
-        for outcome in explore(lambda rng: kernel(rng, e.trace)):
-            new = outcome.value
-            assert new.gen_fn is model
-            p = start * math.exp(outcome.log_prob)
-            pushed[new.choices] = pushed.get(new.choices, 0.0) + p
-            if new.choices == e.choices:
-                stay += p
-    for key in set(pushed) | set(posterior):
-        assert abs(pushed.get(key, 0.0) - posterior.get(key, 0.0)) < TOLERANCE
+
+    def step(rng, trace):
+        new = kernel(rng, trace)
+        assert new.gen_fn is model
+        return new
+
+    report = check_stationary(step, model, None)
+    stay = sum(p * report.rows[x].get(x, 0.0) for x, p in report.posterior.items())
     if n >= 2:
         assert stay < 1 - 1e-6, "particle Gibbs with two or more particles must move"
     else:
         assert abs(stay - 1) < TOLERANCE
-
-
-def _probabilities(exact) -> list[float]:
-    z = exact.log_z
-    return [math.exp(e.log_weight - z) for e in exact.executions]

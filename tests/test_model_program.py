@@ -16,7 +16,8 @@ import ppl
 import semantics
 from inference import smc
 from inference.kernels import gibbs, mh
-from test_exact_validation_smc import TwistedHMM, Tables, assert_properly_weighted, fixed_hmm
+from semantics import check_proper_weighting
+from test_exact_validation_smc import TwistedHMM, Tables, fixed_hmm
 
 
 def twisted_hmm(forbidden=None) -> TwistedHMM:
@@ -40,7 +41,7 @@ def test_the_program_is_the_models_target():
 def test_resample_move_on_model_particles_is_properly_weighted(kernel):
     model = twisted_hmm(forbidden=(1, 1))
     run = lambda rng: smc(model, particles=2, ess_threshold=1.0, resampling="residual", rng=rng, rejuvenation=kernel)
-    assert_properly_weighted(run, model.program())
+    check_proper_weighting(run, model.program())
 
 
 class TwoTokens(ppl.Model):
@@ -65,7 +66,7 @@ def test_resample_move_on_an_lm_program_is_properly_weighted():
     llm = lm.load("tiny", dtype="float64")
     model = TwoTokens(llm)
     run = lambda rng: smc(model, particles=1, ess_threshold=1.0, rng=rng, rejuvenation=mh(ppl.select((0, "tok"))))
-    assert_properly_weighted(run, model.program())
+    check_proper_weighting(run, model.program())
     exact = semantics.enumerate(model.program())
     assert 0 < math.exp(exact.log_z) < 1
 

@@ -123,3 +123,39 @@ def test_support_checks():
     assert not as_primitive(dist.Poisson(1.0)).in_support(0.5)
     assert not as_primitive(dist.Beta(1.0, 1.0)).in_support(1.5)
     assert as_primitive(dist.Normal(0.0, 1.0)).in_support(1e6)
+
+
+def test_parameters_may_be_plain_python_lists():
+    """Lists and tuples become arrays before numpyro sees them; the object is numpyro's own."""
+    import numpyro.distributions as nd
+
+    categorical = dist.Categorical(probs=[0.5, 0.3, 0.2])
+    assert isinstance(categorical, nd.CategoricalProbs)
+    np.testing.assert_allclose(np.asarray(categorical.probs), [0.5, 0.3, 0.2])
+    assert as_primitive(categorical).log_prob(1) == pytest.approx(math.log(0.3), abs=1e-12)
+    mvn = dist.MultivariateNormal([0.0, 1.0], [[1.0, 0.0], [0.0, 4.0]])
+    assert as_primitive(mvn).log_prob(np.array([0.0, 1.0])) == pytest.approx(
+        stats.multivariate_normal([0.0, 1.0], [[1.0, 0.0], [0.0, 4.0]]).logpdf([0.0, 1.0]), abs=1e-9)
+    assert dist.Normal(loc=(0.0, 1.0), scale=1.0).batch_shape == (2,)
+    assert dist.Dirichlet([1.0, 2.0, 3.0]).event_shape == (3,)
+    # the names still stand for numpyro's classes: isinstance, class attributes and subclassing
+    assert isinstance(dist.Normal(0.0, 1.0), dist.Normal) and dist.Normal.arg_constraints is nd.Normal.arg_constraints
+
+    class Shifted(dist.Normal):
+        pass
+
+    assert isinstance(Shifted(0.0, 1.0), nd.Normal)
+    # a list of distributions (a mixture's components) is passed through unchanged
+    mixture = dist.Mixture(dist.Categorical(probs=[0.5, 0.5]), [dist.Normal(0.0, 1.0), dist.Normal(3.0, 1.0)])
+    assert float(mixture.log_prob(0.0)) == pytest.approx(
+        math.log(0.5 * stats.norm(0, 1).pdf(0.0) + 0.5 * stats.norm(3, 1).pdf(0.0)), abs=1e-6)
+
+
+def test_a_list_parameter_in_a_program_enumerates_exactly():
+    import semantics
+
+    @ppl.gen
+    def three_way():
+        return ppl.sample(dist.Categorical(probs=[0.5, 0.3, 0.2]), "x")
+
+    assert semantics.enumerate(three_way).marginal("x") == pytest.approx({0: 0.5, 1: 0.3, 2: 0.2}, abs=1e-12)

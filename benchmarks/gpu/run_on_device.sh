@@ -82,6 +82,7 @@ case "$STAGE" in
 import sys, time; sys.path[:0] = ['benchmarks', '.']
 import lm_smc_throughput as b
 t = time.perf_counter(); print('built', b.build_random_model('llama1b-random', 'cuda', 'bfloat16'), f'{time.perf_counter() - t:.1f} s')"
+    python3 benchmarks/gpu/smoke_device.py "$(ls -d $WORK/models/*llama1b* | head -1)" --device "$DEVICE"
     ;;
   stage2)
     keep_part 2

@@ -5,7 +5,9 @@ together, report their log weights and which are finished, be re-indexed by ance
 (repeats allowed, with new log weights), and hand back their final weighted particles. What a
 particle is (a `ppl.Model` object, an unfold prefix, rows of a KV cache on a GPU) is the
 population's business; resampling schemes, ESS triggering, log-ML accounting, diagnostics,
-the observer hook and interruption are written here once.
+the observer hook, interruption and the optional run history (`history=HistoryRecorder()`:
+every step's particles, weights and ancestry; a population may offer `summaries()`, one
+`ParticleSummary` per particle, for their text) are written here once.
 
 Selection rules decide what happens around a step:
 * `EssResampling(threshold, scheme)`: after a step, resample when the ESS falls to
@@ -28,6 +30,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
+from inference.history.recorder import HistoryRecorder
 from inference.resampling import keep_without_replacement, resample
 from inference.result import Particle, Result, StepInfo
 from inference.weighting import check_log_weights, effective_sample_size, log_mean_exp, log_sum_exp, normalized
@@ -50,6 +53,9 @@ class Population(Protocol):
 
     def particles(self) -> list[Particle]:
         """The weighted particles as the result reports them."""
+
+    # Optional: `summaries() -> list[ParticleSummary]`, each particle's text so far (or a summary of its
+    # trace), cause of death and constraint evaluations, read only when a run is recorded.
 
 
 class Interrupted(KeyboardInterrupt):
@@ -126,16 +132,20 @@ def should_resample(log_weights: np.ndarray, threshold: float) -> bool:
 
 def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int, name: str = "smc",
             subject: str = "", steps_known: int | None = None, observer: Observer | None = None,
-            unfinished: str = "raise") -> Result:
+            unfinished: str = "raise", history: HistoryRecorder | None = None) -> Result:
     """Drive `population` until every particle is finished (or `steps_known` steps), under `selection`.
 
     `unfinished="raise"` makes a population still running after `max_steps` an error;
-    "stop" returns it as it stands (its particles say which are unfinished).
+    "stop" returns it as it stands (its particles say which are unfinished). With a `history`
+    recorder the result's `history` holds every step (inference/history/).
     """
     initial = len(population)
     steps: list[StepInfo] = []
     start = time.perf_counter()
     log_weights, finished = _status(population, name)
+    if history is not None:
+        population = history.watch(population, log_weights)
+        observer = _both(history.on_step, observer)
     try:
         for step in range(max_steps if steps_known is None else steps_known):
             if finished.all():
@@ -143,6 +153,8 @@ def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int,
             selection.before_step(population, rng, log_weights, finished)
             population.advance(rng)
             log_weights, finished = _status(population, f"{name} step {step}")
+            if history is not None:
+                history.snapshot(population, log_weights, finished)
             ess = effective_sample_size(log_weights)
             alive = np.isfinite(log_weights)
             if not alive.any():
@@ -150,7 +162,7 @@ def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int,
                 _notify(observer, steps[-1])
                 if len(log_weights) > initial:  # an expanded (smc_steer) population reports N particles
                     population.reindex(np.arange(initial), log_weights[:initial])
-                return _result(population, initial, steps, f"all particles have weight zero after step {step}")
+                return _result(population, initial, steps, f"all particles have weight zero after step {step}", history)
             last = bool(finished.all()) or (steps_known is not None and step + 1 == steps_known)
             resampled = selection.after_step(population, rng, log_weights, last)
             if resampled and hasattr(population, "rejuvenate"):
@@ -167,8 +179,8 @@ def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int,
     except KeyboardInterrupt as interrupt:
         if isinstance(interrupt, Interrupted):
             raise
-        raise Interrupted(_result(population, initial, steps, "interrupted")) from None
-    return _result(population, initial, steps)
+        raise Interrupted(_result(population, initial, steps, "interrupted", history)) from None
+    return _result(population, initial, steps, history=history)
 
 
 def _status(population: Population, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +200,20 @@ def _notify(observer: Observer | None, info: StepInfo) -> None:
         observer(info)
 
 
-def _result(population: Population, initial: int, steps: Sequence[StepInfo], message: str = "") -> Result:
+def _both(first: Observer, second: Observer | None) -> Observer:
+    if second is None:
+        return first
+
+    def observe(info: StepInfo) -> None:
+        first(info)
+        second(info)
+
+    return observe
+
+
+def _result(population: Population, initial: int, steps: Sequence[StepInfo], message: str = "",
+            history: HistoryRecorder | None = None) -> Result:
     particles = population.particles()
     log_ml = log_sum_exp(np.array([p.log_weight for p in particles], dtype=np.float64)) - math.log(initial)
-    return Result(particles, log_ml, message=message, steps=steps)
+    return Result(particles, log_ml, message=message, steps=steps,
+                  history=None if history is None else history.history())

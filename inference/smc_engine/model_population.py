@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from inference.history.record import ParticleSummary
+from inference.history.summaries import model_summary
 from inference.result import Particle
 from ppl.batching import run_batched
 from ppl.model import Model
@@ -83,6 +85,10 @@ class ModelPopulation:
 
     def particles(self) -> list[Particle]:
         return [Particle(p, float(p.weight)) for p in self.members]
+
+    def summaries(self) -> list[ParticleSummary]:
+        """Each particle's text so far (its `summary()`, or its choices), for a recorded run."""
+        return [model_summary(p) for p in self.members]
 
 
 def _holds_lm_context(model: Model) -> bool:

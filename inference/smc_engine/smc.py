@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from inference.history.recorder import HistoryRecorder
 from inference.arguments import check_ess_threshold, check_max_steps, check_particles, check_scheme
 from inference.result import Result
 from inference.smc_engine.engine import EssResampling, Observer, run_smc
@@ -23,14 +24,15 @@ from ppl.rng import rng as as_rng
 
 def smc(model: Any, *args: Any, particles: int = 100, ess_threshold: float = 0.5, resampling: str = "systematic",
         rng: Any = 0, rejuvenation: Callable[[Any, Any], Any] | None = None, max_steps: int = 10_000,
-        on_step: Observer | None = None) -> Result:
+        on_step: Observer | None = None, record: bool = False) -> Result:
     """SMC on a ppl.Model (no args) or a ppl.unfold generative function (args: initial state, params).
 
     `rejuvenation(rng, trace) -> trace` or `-> (trace, accepted)` is an MCMC kernel applied to every particle after
     each resampling; it must leave the current prefix posterior invariant. A Model's particles are moved on the
     traces of their prefix programs (`Model.program(steps=k)`: its steps replayed under the GFI). `on_step(info)` is called after
     every step with its `StepInfo` (ESS, resampled, live particles, running log-ML, seconds); Ctrl-C raises
-    `inference.Interrupted`, whose `.result` holds the population so far.
+    `inference.Interrupted`, whose `.result` holds the population so far. `record=True` keeps every step's particles
+    in `result.history` (`result.save_html(path)` shows them: docs/viewer.md).
     """
     n = check_particles(particles)
     selection = EssResampling(check_ess_threshold(ess_threshold), check_scheme(resampling))
@@ -38,14 +40,16 @@ def smc(model: Any, *args: Any, particles: int = 100, ess_threshold: float = 0.5
     if rejuvenation is not None and not callable(rejuvenation):
         raise TypeError(f"rejuvenation must be a kernel(rng, trace) -> trace, got {type(rejuvenation).__name__}")
     r = as_rng(rng)
+    history = HistoryRecorder() if record else None
     if isinstance(model, Model):
         if args:
             raise TypeError("smc(model) takes no extra arguments for a ppl.Model: the instance holds its state")
         return run_smc(ModelPopulation(model, n, rejuvenation), r, selection, max_steps=limit, subject=type(model).__name__,
-                       observer=on_step)
+                       observer=on_step, history=history)
     if isinstance(model, Unfold):
         model.check_args(args)
         population = UnfoldPopulation(model, args, n, r, rejuvenation=rejuvenation)
-        return run_smc(population, r, selection, max_steps=limit, steps_known=model.steps, observer=on_step)
+        return run_smc(population, r, selection, max_steps=limit, steps_known=model.steps, observer=on_step,
+                       history=history)
     raise TypeError(f"smc needs a ppl.Model or a ppl.unfold generative function, got {type(model).__name__} "
                     "(for any other generative function use inference.importance)")

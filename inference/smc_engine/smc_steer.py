@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from inference.history.recorder import HistoryRecorder
 from inference.arguments import check_max_steps, check_particles
 from inference.result import Result
 from inference.smc_engine.engine import KeepDistinct, Observer, run_smc
@@ -21,12 +22,15 @@ from ppl.rng import rng as as_rng
 
 
 def smc_steer(model: Model, *, particles: int = 10, expansions: int = 3, rng: Any = 0, max_steps: int = 10_000,
-              on_step: Observer | None = None) -> Result:
-    """Beam-like SMC on a ppl.Model with `particles` survivors and `expansions` children each."""
+              on_step: Observer | None = None, record: bool = False) -> Result:
+    """Beam-like SMC on a ppl.Model with `particles` survivors and `expansions` children each.
+
+    `record=True` keeps every step's particles (the K expansions, before keep-N) in `result.history`."""
     n = check_particles(particles)
     k = check_particles(expansions, "expansions")
     limit = check_max_steps(max_steps)
     if not isinstance(model, Model):
         raise TypeError(f"smc_steer needs a ppl.Model, got {type(model).__name__}")
     return run_smc(ModelPopulation(model, n), as_rng(rng), KeepDistinct(k, n), max_steps=limit,
-                   name="smc_steer", subject=type(model).__name__, observer=on_step)
+                   name="smc_steer", subject=type(model).__name__, observer=on_step,
+                   history=HistoryRecorder() if record else None)

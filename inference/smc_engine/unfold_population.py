@@ -13,11 +13,14 @@ after each resampling; the kernel must leave the prefix posterior invariant.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
+from inference.history.record import ParticleSummary
+from inference.history.summaries import choices_summary
 from inference.result import Particle
 from ppl.choicemap import ChoiceMap
 from ppl.combinators import Unfold, unfold
@@ -136,3 +139,8 @@ class UnfoldPopulation:
 
     def particles(self) -> list[Particle]:
         return [Particle(self.prefixes.trace(self.rng, p), p.log_weight) for p in self.members]
+
+    def summaries(self) -> list[ParticleSummary]:
+        """Each particle's choices so far as `address=value` text, for a recorded run."""
+        return [ParticleSummary(choices_summary(p.choices().items()), "condition" if p.log_weight == -math.inf else "")
+                for p in self.members]

@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from inference.history.record import ParticleSummary
 from inference.result import Particle
 from lm.distribution.tempering import temper_logits
 
@@ -117,6 +118,10 @@ class DecodePopulation:
             self.decoder.reorder(index, len(self.ids) + self.t)
             self.tokens, self.done, self.phi = self.tokens[index], self.done[index], self.phi[index]
             self.log_w = torch.as_tensor(np.asarray(log_weights, dtype=np.float64), device=self.tokens.device)
+
+    def summaries(self) -> list[ParticleSummary]:
+        """Each particle's text so far (read only by a recorded run; one host transfer a step)."""
+        return [ParticleSummary(p.trace.text, "condition" if p.log_weight == -math.inf else "") for p in self.particles()]
 
     def particles(self) -> list[Particle]:
         host_tokens = self.tokens[:, :self.t].cpu().numpy()

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import torch
 
 import ppl
+from inference.history.recorder import HistoryRecorder
 from inference.result import Result
 from inference.smc_engine.engine import EssResampling, Observer, run_smc
 from lm.device.decode_population import DecodePopulation, Potential
@@ -30,7 +31,7 @@ def decoder_columns(llm: Any, prompt_length: int, steps: int) -> int:
 def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, max_tokens: int = 64,
                potential: Potential | None = None, ess_threshold: float = 0.5, temperature: float = 1.0,
                stop_at_eos: bool = True, rng: Any = 0, graphs: bool | None = None, sampling: str = "device",
-               on_step: Observer | None = None) -> Result:
+               on_step: Observer | None = None, record: bool = False) -> Result:
     """Run twisted SMC over `particles` continuations of `prompt` for at most `max_tokens` tokens.
 
     `potential(tokens)` gets the generated tokens so far ([N, t] on the device) and returns each
@@ -39,7 +40,7 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
     are made on the device (`sampling="host"` draws them with `rng` instead: exact under the
     enumerating rng). `stop_at_eos=False` treats EOS as an ordinary token (every particle runs
     `max_tokens` steps: throughput measurements). The decoder (and its CUDA graph) is kept by
-    `llm` and reused by the next call of the same shape.
+    `llm` and reused by the next call of the same shape. `record=True` keeps every step in `result.history`.
     """
     if particles < 1 or max_tokens < 1:
         raise ValueError(f"smc_decode: particles and max_tokens must be positive, got {particles} and {max_tokens}")
@@ -59,4 +60,4 @@ def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, 
     population = DecodePopulation(llm, ids, particles, steps, decoder, potential=potential, temperature=temperature,
                                   stop_at_eos=stop_at_eos, sampling=sampling)
     return run_smc(population, r, EssResampling(ess_threshold, "systematic"), max_steps=steps, steps_known=steps,
-                   name="smc_decode", observer=on_step)
+                   name="smc_decode", observer=on_step, history=HistoryRecorder() if record else None)

@@ -35,7 +35,8 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
              ess_threshold: float = 0.5, resampling: str = "systematic", proposal: str = "awrs",
              twist: Callable[[bytes], float] | None = None,
              potential: Callable[[bytes], float] | None = None, engine: str = "auto",
-             on_step: Callable[[Any], None] | None = None, budget: bool = True) -> GenerationResult:
+             on_step: Callable[[Any], None] | None = None, budget: bool = True,
+             record: bool = False) -> GenerationResult:
     """Generate text continuing `prompt` (a string, or chat messages) from `llm` under at most one constraint.
 
     `llm` is a LanguageModel or a name/path for `lm.load`. The target is the model conditioned on
@@ -48,6 +49,7 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
     docs/architecture.md); `on_step(info)` is called after every SMC step with its `StepInfo`.
     `budget` makes finishing within max_tokens part of the target (docs/generation.md, "Token
     budget"); a constraint whose shortest output cannot fit raises BudgetTooSmall up front.
+    `record=True` keeps every step's particles in `result.history`; `result.save_html(path)` shows them.
     """
     _check_options(particles, max_tokens, temperature, method, heal)
     built, pydantic_model = build_constraint(json_schema=json_schema, regex=regex, grammar=grammar, sql=sql,
@@ -71,7 +73,7 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
     result = run_generation(llm, prompt_ids, counted, particles=particles, method=method, max_tokens=limit,
                             ess_threshold=ess_threshold, resampling=resampling, rng=rng, temperature=temperature,
                             twist=_after(owed, twist), potential=_after(owed, potential), proposal=proposal,
-                            engine=engine, on_step=on_step, budget=budget)
+                            engine=engine, on_step=on_step, budget=budget, record=record)
     seconds = time.perf_counter() - start
     message = None
     if result.all_dead:

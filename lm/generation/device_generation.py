@@ -19,9 +19,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from inference.history.record import ParticleSummary
 from inference.result import Particle
 from lm.device.sorted_blocks import SortedBatch
 from lm.distribution.tempering import temper_logits
+from lm.generation.dead_particles import death_cause
 from lm.generation.token_choice import accepts_token, draw_token
 
 
@@ -40,6 +42,53 @@ class GeneratedText:
     @property
     def output(self) -> str:
         return self.text.decode("utf-8", errors="replace")
+
+
+_UNSEEN = object()
+
+
+class _SharedVerdicts:
+    """One step's constraint verdicts and masks, shared by the particles at the same state.
+
+    After resampling, copies of a particle hold the same (immutable) constraint state, so a token
+    test or a vocabulary mask made for one serves them all; nothing drawn changes.
+    """
+
+    def __init__(self, vocabulary: Any, constraint: Any, mask_for: Callable[[Any], Any]):
+        self.vocabulary, self.constraint, self.mask_for = vocabulary, constraint, mask_for
+        self._verdicts: dict[int, dict[int, Any]] = {}
+        self._masks: dict[int, tuple[np.ndarray, int]] = {}
+        self._alive: list[Any] = []  # the states keyed by id() stay alive for the step
+
+    def accepts(self, state: Any, states: dict) -> Callable[[int], bool]:
+        verdicts = self._verdicts.get(id(state))
+        if verdicts is None:
+            verdicts = self._verdicts[id(state)] = {}
+            self._alive.append(state)
+
+        def test(token_id: int) -> bool:
+            verdict = verdicts.get(token_id, _UNSEEN)
+            if verdict is _UNSEEN:
+                advanced: dict = {}
+                ok = accepts_token(self.vocabulary, self.constraint, state, token_id, advanced)
+                verdict = verdicts[token_id] = advanced.get(token_id, True) if ok else None
+            if verdict is None:
+                return False
+            if verdict is not True:
+                states[token_id] = verdict
+            return True
+
+        return test
+
+    def mask(self, state: Any) -> Callable[[], tuple[np.ndarray, int]]:
+        def compute() -> tuple[np.ndarray, int]:
+            made = self._masks.get(id(state))
+            if made is None:
+                made = self._masks[id(state)] = self.mask_for(state)
+                self._alive.append(state)
+            return made[0].copy(), made[1]
+
+        return compute
 
 
 class ConstrainedDecodePopulation:
@@ -84,14 +133,14 @@ class ConstrainedDecodePopulation:
         self.twists[:] = 0.0
         batch = SortedBatch(self._probabilities())
         chosen = [self.eos] * self.n
+        shared = _SharedVerdicts(self.vocabulary, self.constraint, self.mask_for)
         for i in range(self.n):
             if self.finished[i]:
                 continue
             states: dict = {}
             state = self.states[i]
-            draw = draw_token(rng, batch.row(i), self.sampler,
-                              lambda j: accepts_token(self.vocabulary, self.constraint, state, j, states),
-                              awrs_budget=self.awrs_budget, mask=lambda: self.mask_for(state))
+            draw = draw_token(rng, batch.row(i), self.sampler, shared.accepts(state, states),
+                              awrs_budget=self.awrs_budget, mask=shared.mask(state))
             self.evaluations[i] += draw.evaluations
             self.log_w[i] += draw.log_weight
             if draw.token is None or draw.log_weight == -math.inf:
@@ -138,6 +187,11 @@ class ConstrainedDecodePopulation:
         self.twists, self.evaluations = self.twists[index], self.evaluations[index]
         self.log_w = np.asarray(log_weights, dtype=np.float64).copy()
         self.n = len(index)
+
+    def summaries(self) -> list[ParticleSummary]:
+        """Each particle's text so far, cause of death and constraint evaluations (read only by a recorded run)."""
+        return [ParticleSummary(p.trace.output, death_cause(p.trace) if p.log_weight == -math.inf else "",
+                                p.trace.evaluations) for p in self.particles()]
 
     def particles(self) -> list[Particle]:
         return [Particle(GeneratedText(self.texts[i], self.tokens[i], bool(self.finished[i]), bool(self.truncated[i]),

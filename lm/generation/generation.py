@@ -30,13 +30,15 @@ import numpy as np
 import ppl
 from inference.result import Particle, Result
 from inference.arguments import check_ess_threshold, check_particles, check_scheme
+from inference.history.record import ParticleSummary
+from inference.history.recorder import HistoryRecorder
 from inference.smc_engine.engine import EssResampling, Observer, run_smc
 from inference.smc_engine.smc import smc
 from inference.token_trie import TokenTrie
 from constraints.base import Anything, Constraint
 from lm.device.smc_decode import decoder_columns
 from lm.errors import UnsupportedModelError
-from lm.generation.dead_particles import dead_message
+from lm.generation.dead_particles import dead_message, death_cause
 from lm.generation.device_generation import ConstrainedDecodePopulation
 from lm.generation.token_choice import accepts_token, draw_token, tempered_probabilities
 from constraints.token_budget import TokenBudget, spelled_by
@@ -130,6 +132,10 @@ class ConstrainedGeneration(ppl.Model):
     def output(self) -> str:
         return self.text.decode("utf-8", errors="replace")
 
+    def summary(self) -> ParticleSummary:
+        """The text so far, why the particle died (if it did) and its constraint evaluations: a recorded run's view."""
+        return ParticleSummary(self.output, death_cause(self) if self.weight == -math.inf else "", self.evaluations)
+
 
 def vocabulary_trie(llm: Any) -> TokenTrie:
     """The byte trie of a model's ordinary tokens (specials and EOS left out), built once per model."""
@@ -155,7 +161,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
              max_tokens: int = 128, ess_threshold: float = 0.5, resampling: str = "systematic", rng: Any = 0,
              temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
              potential: Callable[[bytes], float] | None = None, proposal: str = "awrs", engine: str = "auto",
-             on_step: Observer | None = None, budget: bool = True) -> Result:
+             on_step: Observer | None = None, budget: bool = True, record: bool = False) -> Result:
     """Generate text continuing `prompt` under `constraint`; see the module docstring for the methods.
 
     Returns an inference Result whose `samples` are the distinct generated strings with their
@@ -169,7 +175,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     sample the same target. `on_step(info)` is called after every SMC step.
     With `budget` (default) a token is viable only if the text can still finish within max_tokens
     (constraints.token_budget.TokenBudget); a constraint whose shortest output cannot fit raises
-    BudgetTooSmall before generation.
+    BudgetTooSmall before generation. `record=True` keeps every step's particles in `result.history`.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -188,12 +194,13 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     if decoder is not None:
         result = _device_generate(llm, prompt, constraint, decoder, sampler=sampler, particles=particles,
                                   max_tokens=max_tokens, threshold=threshold, resampling=resampling, rng=rng,
-                                  temperature=temperature, twist=twist, potential=potential, on_step=on_step)
+                                  temperature=temperature, twist=twist, potential=potential, on_step=on_step,
+                                  record=record)
     else:
         model = ConstrainedGeneration(llm, prompt, constraint, sampler=sampler, max_tokens=max_tokens,
                                       temperature=temperature, twist=twist, potential=potential, budget=False)
         result = smc(model, particles=particles, ess_threshold=threshold, resampling=resampling, rng=rng,
-                     max_steps=max_tokens + 1, on_step=on_step)
+                     max_steps=max_tokens + 1, on_step=on_step, record=record)
     population = [p.trace for p in result.particles]
     if method == "lcd":
         # Token masking keeps every particle that reached EOS with equal weight: the myopic distribution.
@@ -204,7 +211,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     if all(w == -math.inf for w in log_weights):  # the dominant cause first (lm/generation/dead_particles.py)
         message = dead_message(population, method=method, max_tokens=max_tokens, window=None)
     return Result([Particle(p, w) for p, w in zip(population, log_weights)], result.log_ml,
-                  message=message, steps=result.steps, output=lambda p: p.output)
+                  message=message, steps=result.steps, output=lambda p: p.output, history=result.recorded)
 
 
 def _device_decoder(llm: Any, prompt: Any, particles: int, max_tokens: int, engine: str) -> Any:
@@ -231,7 +238,8 @@ def _device_decoder(llm: Any, prompt: Any, particles: int, max_tokens: int, engi
 
 def _device_generate(llm: Any, prompt: Any, constraint: Constraint | None, decoder: Any, *, sampler: str,
                      particles: int, max_tokens: int, threshold: float, resampling: str, rng: Any,
-                     temperature: float, twist: Any, potential: Any, on_step: Observer | None) -> Result:
+                     temperature: float, twist: Any, potential: Any, on_step: Observer | None,
+                     record: bool = False) -> Result:
     ids = llm.prompt_ids(prompt)
     constraint = constraint if constraint is not None else Anything()
     steps = min(max_tokens, llm.window - len(ids))
@@ -244,4 +252,5 @@ def _device_generate(llm: Any, prompt: Any, constraint: Constraint | None, decod
                                              awrs_budget=AWRS_BUDGET, mask_for=mask_for, twist=twist,
                                              potential=potential)
     selection = EssResampling(check_ess_threshold(threshold), check_scheme(resampling))
-    return run_smc(population, ppl.rng(rng), selection, max_steps=steps + 1, name="generate", observer=on_step)
+    return run_smc(population, ppl.rng(rng), selection, max_steps=steps + 1, name="generate", observer=on_step,
+                   history=HistoryRecorder() if record else None)

@@ -7,6 +7,7 @@ model; `text` is the most probable one; `to_dict()` is one JSON-ready object (wh
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ class GenerationResult(Result):
         self.healed = healed
         self.window_bound = window_bound
         skip = len(healed)
+        history = result.recorded
+        if history is not None:
+            history = dataclasses.replace(history, meta={**history.meta, "model": model, "method": method})
         super().__init__(result.particles, result.log_ml, message=result.message if message is None else message,
-                         steps=result.steps, output=lambda p: bytes(p.text[skip:]).decode("utf-8", errors="replace"))
+                         steps=result.steps, output=lambda p: bytes(p.text[skip:]).decode("utf-8", errors="replace"),
+                         history=history)
         self.model = model
         self.method = method
         self.seconds = seconds

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from lm.serving.decode_graphs import DecodeGraphs
 from lm.serving.kv_pool import CacheStats, KVPool, Row
 from lm.serving.lean_forward import lean_forward_for
 from lm.serving.pool_cache import PoolCache
@@ -54,6 +55,11 @@ class ForwardServer:
                  additive_mask: bool, lean: bool = True):
         self.model = model
         self._lean = lean_forward_for(model) if lean else None
+        # One-token batches at fixed shapes, recorded as CUDA graphs (lm/serving/decode_graphs.py): on CUDA by
+        # default; `fixed_shapes(True)` runs the same padded step eagerly elsewhere (tests).
+        self.decode_graphs = None
+        if self._lean is not None and pool.device.type == "cuda":
+            self.decode_graphs = DecodeGraphs(self._lean, pool, self.without_undefined)
         self._cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.pool = pool
         self.window = window
@@ -72,6 +78,11 @@ class ForwardServer:
 
     def __repr__(self) -> str:
         return f"ForwardServer({type(self.model).__name__}, forward_calls={self.forward_calls})"
+
+    def fixed_shapes(self, on: bool, graphs: bool | None = None) -> None:
+        """Serve one-token batches at padded, fixed shapes (`graphs`: record them as CUDA graphs; default on CUDA)."""
+        self.decode_graphs = DecodeGraphs(self._lean, self.pool, self.without_undefined, graphs=graphs) \
+            if on and self._lean is not None else None
 
     # -- the ppl Server protocol ----------------------------------------------------------
 
@@ -166,6 +177,13 @@ class ForwardServer:
         width = max(lengths)
         kv_length = max(f + l for f, l in zip(first, lengths))
         self.pool.ensure_columns(kv_length + 1)
+        if width == 1 and self.decode_graphs is not None:
+            done = self.decode_graphs.run([j.row for j in group], [j.node.token for j in group], first, start, kv_length)
+            if done is not None:
+                self.forward_calls += 1
+                self.tokens_forwarded += n
+                logprobs, cdf = (t.cpu().numpy() for t in done)
+                return [NextTokenTable(logprobs[i], cdf[i]) for i in range(n)]
         if width == 1:
             ids = torch.tensor([[j.node.token] for j in group])
             positions = torch.tensor(first)[:, None]

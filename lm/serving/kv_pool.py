@@ -77,6 +77,7 @@ class KVPool:
         self.row_swaps = 0
         self.evictions = 0
         self._element = torch.empty((), dtype=dtype).element_size()
+        self.layout = 0  # bumped whenever the tensors are reallocated (recorded CUDA graphs point at them)
         self._allocate(0, 0)
 
     # -- sizes -----------------------------------------------------------------------------
@@ -100,6 +101,7 @@ class KVPool:
             keys.append(k)
             values.append(v)
         self.keys, self.values = keys, values
+        self.layout += 1
         self.columns = columns
         while len(self.rows) < rows:
             self.rows.append(Row(len(self.rows)))
