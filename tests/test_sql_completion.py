@@ -158,3 +158,29 @@ def test_the_budget_names_both_lengths_for_an_sql_output_that_cannot_fit(small):
     state = budget.advance(budget.start(), b"SELECT")
     assert budget.advance(state, b" a") is not None  # 2 tokens, then "LL 1" (SELECT aLL 1) and EOS: 7
     assert budget.advance(state, b" age") is None  # 2 tokens, then " FROM singer" and EOS: 15
+
+
+DERIVED = [b"SELECT x.a, x.name", b"SELECT x.a, x.name,", b"SELECT x.a, x.name FROM (", b"SELECT x.a, x.name FROM (SELECT",
+           b"SELECT x.a, x.name FROM (SELECT *", b"SELECT x.a, x.name FROM (SELECT 1 a,", b"SELECT x.c, x.age FROM (SELECT *, 1",
+           b"SELECT name, c FROM (SELECT", b"SELECT x.a, x.age FROM (SELECT * FROM t,"]
+
+
+@pytest.mark.parametrize("prefix", DERIVED)
+def test_columns_from_a_from_subquery_are_found_without_giving_up(small, prefix):
+    """A qualifier whose columns no one table has needs a FROM subquery naming them (`(SELECT""name,1 a)x`,
+    `(SELECT*FROM singer,t)x`): the search finds it within its node limit, and at every token boundary
+    of the completion the bound stays within the bytes still to write."""
+    state = small.advance(small.start(), prefix)
+    completions = small.completions
+    text, length = completions.shortest(state)
+    assert text is not None and length == len(text) and small.accepts(prefix + text), (prefix, text, length)
+    whole = prefix + text
+    for cut in range(len(prefix), len(whole) + 1):
+        at = small.advance(small.start(), whole[:cut])
+        if at.partial is None:
+            assert completions.bound(at.stack, at.sem, whole[cut - 1:cut].isalnum()) <= len(whole) - cut, whole[:cut]
+
+
+def test_a_star_over_a_join_can_be_the_shortest_subquery(small):
+    state = small.advance(small.start(), b"SELECT x.a, x.name FROM (SELECT *")
+    assert small.shortest_completion(state) in (b"FROM singer,t)x", b"FROM t,singer)x")

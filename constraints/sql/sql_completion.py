@@ -119,15 +119,17 @@ class SqlCompletions:
         self.table_matrix = _matrix(table_spellings)
         self.collation_matrix = _matrix([c.encode() for c in COLLATIONS])
         # FROM and a table: the bytes after FROM (a space unless the name is quoted, then the name)
-        self._table_cost, self._table_ends_word = {}, {}
+        self._table_cost, self._table_ends_word, self._table_len = {}, {}, {}
         for table in tables:
             spelled = _spell_name(table)[1]
             key = table.lower()
+            self._table_len[key] = min(self._table_len.get(key, INF), len(spelled))
             self._table_ends_word[key] = spelled[-1] in _WORD
             self._table_cost[key] = min(self._table_cost.get(key, INF), len(spelled) + (1 if spelled[0] in _WORD else 0))
         self.min_table = min(self._table_cost.values())
         self.from_cost = 4 + self.min_table
         self._column_costs: dict = {}
+        self._cover_costs: dict = {}
         fresh = {ID: [self.fresh.encode()], QID: [b"[" + self.fresh.encode() + b"]"], DQ: [b'""']}
         self.terminal_matrix = {term: _matrix([s for s, _ in self._spellings(term, self.static_spellings)]
                                               + fresh.get(term, []))
@@ -290,7 +292,7 @@ class SqlCompletions:
                      for q, columns in qualifiers.items()}
             deriving = clause != "select" and level + 1 < len(frames) and frames[level + 1].kind == "from"
             if deriving:  # the subquery being read may give the columns, if its select list still can
-                missing = self._not_derived(frames[level + 1], unqualified)
+                missing = self._not_derived(frames[level + 1], unqualified, stack, sem)
                 if missing is not None:
                     single = min(single, missing)
             need = max(single, sum(costs.values()))
@@ -299,16 +301,19 @@ class SqlCompletions:
             if clause == "select":
                 need += 4
             else:
-                if deriving or (frame.table is not None and frame.alias is None):
-                    # the table just named (if it has the columns), or the subquery being read, may take
-                    # one qualifier as its alias
+                if deriving or (frame.table is not None and frame.alias is None) or frame.derived is not None:
+                    # the table just named (if it has the columns), the subquery being read or just closed,
+                    # may take one qualifier as its alias
                     relief = []
                     for q, cost in costs.items():
                         wanted = {c for c in qualifiers[q] if c is not None}
                         if deriving:
-                            missing = self._not_derived(frames[level + 1], wanted)
+                            missing = self._not_derived(frames[level + 1], wanted, stack, sem)
                             if missing is not None:
                                 relief.append(cost - len(_spell_name(q)[1]) - missing)
+                        elif frame.derived is not None:
+                            if wanted <= set(frame.derived):
+                                relief.append(cost - len(_spell_name(q)[1]))
                         elif wanted <= set(frame.table[1]):
                             relief.append(cost - len(_spell_name(q)[1]))
                     need = max(single, sum(costs.values()) - max([0] + relief))
@@ -323,20 +328,85 @@ class SqlCompletions:
             stack = stack[1]
         return stack is not None and stack[0] in self._table_rules
 
-    @staticmethod
-    def _not_derived(inner: Any, wanted: set) -> int | None:
-        """Bytes the FROM subquery `inner` still needs to name the columns `wanted` (a lower bound), None if
-        its select list is complete without them."""
+    def _not_derived(self, inner: Any, wanted: set, stack: Any, sem: Any) -> int | None:
+        """Bytes the FROM subquery `inner` still needs to name the columns `wanted` (a lower bound, beyond
+        the table its own star needs), None if its select list is complete without them.
+
+        A column still to name costs `,""c` (an item of its own), or just `c` where the item being read
+        can take it as its alias; a star names the columns of the tables its FROM clause will have."""
         if inner.names is not None:
             provided = set(inner.names)
         elif inner.columns is not None:
             provided = {c.name for c in inner.columns}
         else:
-            if any(item.star for item in inner.items):
-                return 0
             provided = {item.alias or (item.colref[1] if item.colref else None) for item in inner.items}
-            return sum(len(_spell_name(c)[1]) for c in wanted - provided)
+            star = any(item.star for item in inner.items)
+            if star:  # a star names the columns of the tables read so far
+                for binding in inner.bindings:
+                    provided |= set(binding.lookup)
+                if inner.table is not None:
+                    provided |= set(inner.table[1])
+            rest = frozenset(wanted - provided)
+            if not rest:
+                return 0
+            if inner.clause != "select" and not star:
+                return None
+            item_open = inner.clause == "select" and self._item_open(inner, stack, sem)
+            # an item due next (after SELECT or a comma) has its shortest byte in the stack's bound already
+            due = inner.clause == "select" and not item_open and (not inner.items or sem.last.term == ",")
+            discount = 3 if item_open else 2 if due else 0
+
+            def aliased(columns: frozenset) -> int | None:
+                if not columns:
+                    return 0
+                if inner.clause != "select":
+                    return None
+                return sum(len(_spell_name(c)[1]) for c in columns) + 3 * len(columns) - discount
+
+            if not star:  # items `,""c`, or bare column names `c,d` (a FROM clause with a table that has them)
+                names = sum(len(_spell_name(c)[1]) for c in rest)
+                return min(aliased(rest), max(names + len(rest) - 1 - due
+                                              + (0 if inner.pending else 4 + self.min_table), 0))
+            if len(rest) > 8:
+                return 0
+            found = []  # some columns as items, the others from tables still to come (the first one is in
+            for size in range(len(rest) + 1):  # the star's own need)
+                for named in itertools.combinations(sorted(rest), size):
+                    items, tables = aliased(frozenset(named)), self._cover_cost(rest - frozenset(named))
+                    if items is not None and tables is not None:
+                        found.append(items + max(tables - self.min_table, 0))
+            return min(found) if found else None
         return 0 if wanted <= provided else None
+
+    def _item_open(self, inner: Any, stack: Any, sem: Any) -> bool:
+        """Whether the select-list item being read (in `inner`) may still take an alias: not after
+        SELECT, a comma, or an alias just read."""
+        if sem.frames[-1] is not inner:
+            return True  # inside a subquery of the item
+        last = sem.last
+        if last is None or last.term in (",", "SELECT", "DISTINCT", "ALL", "*", "("):
+            return False
+        return ID in self.parser.expected(stack)
+
+    def _cover_cost(self, columns: frozenset) -> int | None:
+        """Fewest bytes of tables (each with a separator before it) that have all of `columns` between
+        them; None if no tables do. A lower bound (every set of tables with one of them is tried)."""
+        if not columns:
+            return 0
+        cost = self._cover_costs.get(columns)
+        if cost is None and columns not in self._cover_costs:
+            useful = [(self._table_len[t] + 1, frozenset(columns & set(has))) for t, has in self.scope.tables.items()
+                      if columns & set(has)]
+            if len(useful) > 12:
+                cost = min(n for n, _ in useful)
+            else:
+                for size in range(1, len(useful) + 1):
+                    for chosen in itertools.combinations(useful, size):
+                        if frozenset().union(*(has for _, has in chosen)) >= columns:
+                            total = sum(n for n, _ in chosen)
+                            cost = total if cost is None else min(cost, total)
+            self._cover_costs[columns] = cost
+        return cost
 
     def _held(self, stack: Any, sem: Any) -> tuple | None:
         """The name just read in an expression whose role is still open, as (reference as a column,
@@ -373,7 +443,7 @@ class SqlCompletions:
         cost = self._column_costs.get(key)
         if cost is None:
             named = 0 if qualifier is None else _spell_name(qualifier)[1]
-            costs = [8 + sum(2 + len(_spell_name(c)[1]) for c in columns) + (len(named) if named else 0)]
+            costs = [self._subquery_cost(columns) + (len(named) if named else 0)]
             for table, has in self.scope.tables.items():
                 if columns <= set(has):
                     if qualifier is None or table == qualifier:
@@ -384,6 +454,27 @@ class SqlCompletions:
             cost = self._column_costs[key] = min(costs)
         return cost
 
+    def _subquery_cost(self, columns: frozenset) -> int:
+        """Fewest bytes of a parenthesized subquery whose result has `columns` (its alias not counted):
+        each named as an empty string (`(SELECT""c,""d)`), or a star over tables that have some of
+        them, the rest named so (`(SELECT*,""d FROM t,u)`): a lower bound on any subquery."""
+        lengths = {c: len(_spell_name(c)[1]) for c in columns}
+        best = 8 + sum(2 + n for n in lengths.values()) + max(len(columns) - 1, 0)
+        useful = [(self._table_len[t], t, columns & set(has)) for t, has in self.scope.tables.items()
+                  if columns & set(has)]
+        if len(useful) > 12:  # too many to try every set: a star and one table at its shortest
+            return min(best, 13 + min(self._table_cost.values()))
+        for size in range(1, len(useful) + 1):
+            for chosen in itertools.combinations(useful, size):
+                covered = frozenset().union(*(has for _, _, has in chosen))
+                # `(SELECT*` `FROM` `)`, the tables with commas (a space before the first if it is a bare
+                # word), then `,""c` for each column no table has
+                first_space = all(self._table_cost[t] > n for n, t, _ in chosen)
+                cost = (13 + first_space + sum(n for n, _, _ in chosen) + size - 1
+                        + sum(3 + lengths[c] for c in columns - covered))
+                best = min(best, cost)
+        return best
+
     @staticmethod
     def _binds_here(frame: Any, ref: Any) -> bool:
         """`ref` binds to a table this FROM clause has (the one just named included)."""
@@ -392,6 +483,8 @@ class SqlCompletions:
         if frame.table is not None:
             name = frame.alias if frame.alias is not None else frame.table[0]
             return (ref.column is None or ref.column in frame.table[1]) and ref.qualifier in (None, name)
+        if frame.derived is not None:  # a FROM subquery just closed, its alias to come
+            return ref.qualifier is None and ref.column in frame.derived
         return False
 
     def _may_bind_outside(self, frames: tuple, level: int, ref: Any) -> bool:
