@@ -162,7 +162,7 @@ def test_the_budget_names_both_lengths_for_an_sql_output_that_cannot_fit(small):
 
 DERIVED = [b"SELECT x.a, x.name", b"SELECT x.a, x.name,", b"SELECT x.a, x.name FROM (", b"SELECT x.a, x.name FROM (SELECT",
            b"SELECT x.a, x.name FROM (SELECT *", b"SELECT x.a, x.name FROM (SELECT 1 a,", b"SELECT x.c, x.age FROM (SELECT *, 1",
-           b"SELECT name, c FROM (SELECT", b"SELECT x.a, x.age FROM (SELECT * FROM t,"]
+           b"SELECT name, c FROM (SELECT", b"SELECT x.a, x.age FROM (SELECT * FROM t,", b"SELECT x.c, x.name, x.age FROM ("]
 
 
 @pytest.mark.parametrize("prefix", DERIVED)
@@ -184,3 +184,5 @@ def test_columns_from_a_from_subquery_are_found_without_giving_up(small, prefix)
 def test_a_star_over_a_join_can_be_the_shortest_subquery(small):
     state = small.advance(small.start(), b"SELECT x.a, x.name FROM (SELECT *")
     assert small.shortest_completion(state) in (b"FROM singer,t)x", b"FROM t,singer)x")
+    state = small.advance(small.start(), b"SELECT x.c, x.name, x.age FROM (")  # a star still to write
+    assert small.shortest_completion(state) in (b"SELECT*FROM singer,uu)x", b"SELECT*FROM uu,singer)x")

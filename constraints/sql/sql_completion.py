@@ -349,8 +349,6 @@ class SqlCompletions:
             rest = frozenset(wanted - provided)
             if not rest:
                 return 0
-            if inner.clause != "select" and not star:
-                return None
             item_open = inner.clause == "select" and self._item_open(inner, stack, sem)
             # an item due next (after SELECT or a comma) has its shortest byte in the stack's bound already
             due = inner.clause == "select" and not item_open and (not inner.items or sem.last.term == ",")
@@ -363,18 +361,25 @@ class SqlCompletions:
                     return None
                 return sum(len(_spell_name(c)[1]) for c in columns) + 3 * len(columns) - discount
 
-            if not star:  # items `,""c`, or bare column names `c,d` (a FROM clause with a table that has them)
+            found = []
+            if not star:
+                if inner.clause != "select":
+                    return None
+                # items `,""c`, or bare column names `c,d` (a FROM clause with a table that has them)
                 names = sum(len(_spell_name(c)[1]) for c in rest)
-                return min(aliased(rest), max(names + len(rest) - 1 - due
-                                              + (0 if inner.pending else 4 + self.min_table), 0))
+                found += [aliased(rest), max(names + len(rest) - 1 - due + (0 if inner.pending else 4 + self.min_table), 0)]
+                # or a star still to write, `*` and FROM with tables (the one its own need counts later is not yet)
+                star_cost, first_table = (0 if due else 1) + 4, 0
+            else:  # the first table is in the star's own need
+                star_cost, first_table = 0, self.min_table
             if len(rest) > 8:
-                return 0
-            found = []  # some columns as items, the others from tables still to come (the first one is in
-            for size in range(len(rest) + 1):  # the star's own need)
+                return min(found + [star_cost])
+            # some columns as items, the others from tables still to come
+            for size in range(len(rest) + 1):
                 for named in itertools.combinations(sorted(rest), size):
                     items, tables = aliased(frozenset(named)), self._cover_cost(rest - frozenset(named))
                     if items is not None and tables is not None:
-                        found.append(items + max(tables - self.min_table, 0))
+                        found.append(star_cost + items + max(tables - first_table, 0))
             return min(found) if found else None
         return 0 if wanted <= provided else None
 
