@@ -84,6 +84,10 @@ def test_a_prefix_with_no_completion_has_none(small):
     state = small.advance(small.start(), b"SELECT a FROM t JOIN singer USING (")
     assert state is not None and small.shortest_completion(state) is None
     assert small.min_completion_bytes(state) is None
+    # x.age needs a table named x with age, but x is taken (sqlite finds x.age ambiguous; the constraint refuses it)
+    for prefix in (b"SELECT x.age FROM t x,", b"SELECT x.age FROM t x "):
+        state = small.advance(small.start(), prefix)
+        assert state is not None and small.completions.shortest(state) == (None, -1), prefix
 
 
 def test_separators_are_those_sqlite_needs():

@@ -283,6 +283,9 @@ class SqlCompletions:
                         floating = max(floating, cost + (4 if clause == "select" else 0))
                     continue
                 if ref.qualifier is not None and alternative is None:
+                    if clause != "select" and (any(b.name == ref.qualifier for b in frame.bindings) or (
+                            frame.table is not None and frame.alias == ref.qualifier)):
+                        return INF  # the name is taken by a table without the column: no completion
                     qualifiers.setdefault(ref.qualifier, set()).add(ref.column)
                 else:
                     single = max(single, cost)
