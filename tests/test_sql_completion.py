@@ -166,7 +166,8 @@ def test_the_budget_names_both_lengths_for_an_sql_output_that_cannot_fit(small):
 
 DERIVED = [b"SELECT x.a, x.name", b"SELECT x.a, x.name,", b"SELECT x.a, x.name FROM (", b"SELECT x.a, x.name FROM (SELECT",
            b"SELECT x.a, x.name FROM (SELECT *", b"SELECT x.a, x.name FROM (SELECT 1 a,", b"SELECT x.c, x.age FROM (SELECT *, 1",
-           b"SELECT name, c FROM (SELECT", b"SELECT x.a, x.age FROM (SELECT * FROM t,", b"SELECT x.c, x.name, x.age FROM ("]
+           b"SELECT name, c FROM (SELECT", b"SELECT x.a, x.age FROM (SELECT * FROM t,", b"SELECT x.c, x.name, x.age FROM (",
+           b"SELECT x.a, x.c, name "]
 
 
 @pytest.mark.parametrize("prefix", DERIVED)

@@ -298,7 +298,15 @@ class SqlCompletions:
                 missing = self._not_derived(frames[level + 1], unqualified, stack, sem)
                 if missing is not None:
                     single = min(single, missing)
-            need = max(single, sum(costs.values()))
+            named = sum(costs.values())
+            if costs and unqualified and not deriving:
+                # an unqualified column is in one of the qualifiers' items (which then costs more) or in
+                # an item of its own
+                named += max(min([self._qualified_cost(None, frozenset((c,)))]
+                                 + [self._qualified_cost(q, frozenset(c2 for c2 in qualifiers[q] if c2 is not None)
+                                                         | {c}) - cost for q, cost in costs.items()])
+                             for c in unqualified)
+            need = max(single, named)
             if need <= 0:
                 continue
             if clause == "select":
@@ -319,7 +327,7 @@ class SqlCompletions:
                                 relief.append(cost - len(_spell_name(q)[1]))
                         elif wanted <= set(frame.table[1]):
                             relief.append(cost - len(_spell_name(q)[1]))
-                    need = max(single, sum(costs.values()) - max([0] + relief))
+                    need = max(single, named - max([0] + relief))
                 if level == len(frames) - 1 and self._table_item_next(stack):
                     need -= self.min_table  # the table item to come is in the stack's bound already
             forced += max(need, 0)
