@@ -196,7 +196,7 @@ def test_dead_max_tokens(builtin):
 def test_with_the_token_budget_an_output_that_cannot_fit_is_an_error_up_front(builtin):
     from constraints.token_budget import BudgetTooSmall
 
-    with pytest.raises(BudgetTooSmall, match="shortest output .* is 41 bytes"):
+    with pytest.raises(BudgetTooSmall, match="shortest output .* is 40 bytes"):
         lm.generate(builtin, "Story: ", regex="[a-z ]{40}", particles=3, max_tokens=4, rng=0)
 
 
@@ -311,3 +311,23 @@ def test_the_generation_layer_names_max_tokens_not_the_constraint(tiny):
     result = generate(tiny, "b", lm.constraints.regex("a{30}"), particles=4, max_tokens=3, rng=0, budget=False)
     assert result.all_dead and "4 of 4 particles reached max_tokens=3" in result.message
     assert "rejected" not in result.message
+
+
+@pytest.mark.parametrize("keyword, max_tokens", [
+    ({"json_schema": {"type": "object", "properties": {"first_name": {"type": "string"}, "age": {"type": "integer"}},
+                      "required": ["first_name", "age"]}}, 6),
+    ({"sql": "CREATE TABLE singer(name, age)"}, 1)])
+def test_json_and_sql_outputs_that_cannot_fit_are_an_error_before_generation(builtin, keyword, max_tokens):
+    """The error names the shortest output's length (bytes and tokens) and what max_tokens leaves; no step runs."""
+    from constraints.token_budget import BudgetTooSmall
+
+    def no_step(info):
+        pytest.fail("generation ran")
+
+    with pytest.raises(BudgetTooSmall, match=rf"shortest output .* is \d+ bytes and needs \d+ tokens \+ 1 EOS, "
+                                             rf"but max_tokens={max_tokens} leaves room for {max_tokens - 1} tokens") as e:
+        lm.generate(builtin, "Answer: ", particles=2, max_tokens=max_tokens, rng=0, on_step=no_step, **keyword)
+    assert e.value.needed + 1 > max_tokens and e.value.shortest >= e.value.needed
+    # with just enough room it generates, and the output is no shorter than the shortest
+    result = lm.generate(builtin, "Answer: ", particles=2, max_tokens=e.value.needed + 1, rng=0, **keyword)
+    assert result.samples and all(len(s.value.encode()) >= e.value.shortest for s in result.samples)
