@@ -48,7 +48,7 @@ class SqlState:
 
     def __init__(self, partial: Partial | None, stack, sem: Sem, lookahead: "Lookahead | None" = None):
         self.partial, self.stack, self.sem, self.lookahead = partial, stack, sem, lookahead
-        self.shortest: tuple | None = None  # (completion or None, its length or a lower bound), once asked
+        self.shortest: tuple | None = None  # (completion or None, its length or a lower bound, exact), once asked
 
 
 class Lookahead:
@@ -102,7 +102,13 @@ class SqlConstraint(Constraint):
                 lookahead = Lookahead(self.parser.expected(stack))
             if not self._may_complete(partial, stack, sem, lookahead):
                 return None
-        return SqlState(partial, stack, sem, lookahead)
+        new = SqlState(partial, stack, sem, lookahead)
+        known = state.shortest
+        if known is not None and known[2] and known[0].startswith(chunk):
+            # the chunk follows a shortest completion: its rest is one of the new state (none can be
+            # shorter, or the old state would have a shorter one)
+            new.shortest = (known[0][len(chunk):], known[1] - len(chunk), True)
+        return new
 
     def _may_complete(self, partial: Partial, stack, sem: Sem, lookahead: Lookahead) -> bool:
         """Some token that `partial` may still become can come next."""
@@ -169,14 +175,15 @@ class SqlConstraint(Constraint):
         known = state.shortest
         if known is None:
             if self.is_accepting(state):
-                known = (b"", 0)
+                known = (b"", 0, True)
             else:
                 text, length = self.completions.shortest(state)
+                exact = text is not None
                 if text is None and length >= 0:
                     text = b" " * length  # gave up: a stand-in whose length is a lower bound
-                known = (text, length)
+                known = (text, length, exact)
             state.shortest = known
-        return known
+        return known[:2]
 
     @cached_property
     def completions(self):
