@@ -31,7 +31,15 @@ _MASKS_KEPT = 4
 
 
 class BudgetTooSmall(ConstraintError):
-    """No output of the constraint fits in max_tokens: raised before generation, naming both lengths."""
+    """No output of the constraint fits in max_tokens: raised before generation, naming both lengths.
+
+    `shortest` (bytes) and `needed` (tokens, EOS not counted) describe the shortest output; None where
+    the constraint accepts nothing."""
+
+    def __init__(self, message: str, *, shortest: int | None = None, needed: int | None = None,
+                 max_tokens: int | None = None):
+        super().__init__(message)
+        self.shortest, self.needed, self.max_tokens = shortest, needed, max_tokens
 
 
 def _shortest(constraint: Constraint, state: Any) -> bytes | None:
@@ -132,7 +140,8 @@ class TokenBudget(Constraint):
             shortest = constraint.min_completion_bytes(start)
             raise BudgetTooSmall(
                 f"the shortest output {constraint!r} accepts is {shortest} bytes and needs {need} tokens "
-                f"+ {eos_tokens} EOS, but max_tokens={max_tokens} leaves room for {max(room, 0)} tokens + EOS")
+                f"+ {eos_tokens} EOS, but max_tokens={max_tokens} leaves room for {max(room, 0)} tokens + EOS",
+                shortest=shortest, needed=need, max_tokens=max_tokens)
 
     def fits(self, inner_state: Any, used: int) -> bool:
         """Whether `inner_state`, reached after `used` tokens, can still finish within the budget."""

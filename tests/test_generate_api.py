@@ -196,7 +196,7 @@ def test_dead_max_tokens(builtin):
 def test_with_the_token_budget_an_output_that_cannot_fit_is_an_error_up_front(builtin):
     from constraints.token_budget import BudgetTooSmall
 
-    with pytest.raises(BudgetTooSmall, match="shortest output .* is 41 bytes"):
+    with pytest.raises(BudgetTooSmall, match="shortest output .* is 40 bytes"):
         lm.generate(builtin, "Story: ", regex="[a-z ]{40}", particles=3, max_tokens=4, rng=0)
 
 
@@ -279,3 +279,55 @@ def test_closed_objects_accept_exactly_what_additional_properties_false_accepts(
         assert not closed.accepts(text) or opened.accepts(text)
         if oracle.is_valid(document):
             assert all(closed.viable(text[:i]) for i in range(len(text)))   # sound prefixes
+
+
+# ---- issue 16, item 3: unfinished particles keep their text and cause, apart from the samples -----------
+
+def test_unfinished_prefixes_are_kept_with_their_cause_and_never_sampled(tiny):
+    result = lm.generate(tiny, "b", regex="a{30}", particles=3, max_tokens=3, rng=0, budget=False)
+    assert result.all_dead and result.samples == []
+    assert [u.cause for u in result.unfinished] == ["max_tokens"] * 3
+    assert all(u.text and set(u.text) <= {"a"} for u in result.unfinished)  # what each had written
+    assert result.to_dict()["unfinished"] == [{"text": u.text, "cause": u.cause} for u in result.unfinished]
+    rejected = lm.generate(tiny, "b", regex="zzz", particles=2, max_tokens=5, rng=0)
+    assert [u.cause for u in rejected.unfinished] == ["constraint"] * 2
+    window = lm.generate(tiny, "b" * 60, regex="a{100}", particles=2, max_tokens=100, rng=0, budget=False)
+    assert {u.cause for u in window.unfinished} == {"window"}
+
+
+def test_a_condition_that_kills_some_particles_leaves_them_out_of_the_samples(tiny):
+    result = lm.generate(tiny, "b", regex="(ab|ba|b)", particles=16, max_tokens=5, rng=1,
+                         potential=lambda text: -math.inf if text == b"b" else 0.0)
+    kept = {s.value for s in result.samples}
+    assert kept and "b" not in kept
+    assert result.unfinished and all(u.cause == "condition" and u.text == "b" for u in result.unfinished)
+    assert len(result.unfinished) + sum(w > 0 for w in result.weights) == 16
+
+
+def test_the_generation_layer_names_max_tokens_not_the_constraint(tiny):
+    """The message of issue 16: particles cut at max_tokens were reported as rejected by the constraint."""
+    from lm.generation.generation import generate
+
+    result = generate(tiny, "b", lm.constraints.regex("a{30}"), particles=4, max_tokens=3, rng=0, budget=False)
+    assert result.all_dead and "4 of 4 particles reached max_tokens=3" in result.message
+    assert "rejected" not in result.message
+
+
+@pytest.mark.parametrize("keyword, max_tokens", [
+    ({"json_schema": {"type": "object", "properties": {"first_name": {"type": "string"}, "age": {"type": "integer"}},
+                      "required": ["first_name", "age"]}}, 6),
+    ({"sql": "CREATE TABLE singer(name, age)"}, 1)])
+def test_json_and_sql_outputs_that_cannot_fit_are_an_error_before_generation(builtin, keyword, max_tokens):
+    """The error names the shortest output's length (bytes and tokens) and what max_tokens leaves; no step runs."""
+    from constraints.token_budget import BudgetTooSmall
+
+    def no_step(info):
+        pytest.fail("generation ran")
+
+    with pytest.raises(BudgetTooSmall, match=rf"shortest output .* is \d+ bytes and needs \d+ tokens \+ 1 EOS, "
+                                             rf"but max_tokens={max_tokens} leaves room for {max_tokens - 1} tokens") as e:
+        lm.generate(builtin, "Answer: ", particles=2, max_tokens=max_tokens, rng=0, on_step=no_step, **keyword)
+    assert e.value.needed + 1 > max_tokens and e.value.shortest >= e.value.needed
+    # with just enough room it generates, and the output is no shorter than the shortest
+    result = lm.generate(builtin, "Answer: ", particles=2, max_tokens=e.value.needed + 1, rng=0, **keyword)
+    assert result.samples and all(len(s.value.encode()) >= e.value.shortest for s in result.samples)

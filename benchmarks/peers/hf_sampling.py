@@ -26,14 +26,16 @@ def sample(model: Any, tokenizer: Any, prompt: str, processor: Any, *, particles
     """`particles` masked samples continuing `prompt`; [{"text", "finished"}]."""
     torch.manual_seed(seed)
     inputs = tokenizer(prompt, return_tensors="pt")
-    eos = model.config.eos_token_id
+    eos = model.config.eos_token_id  # one id, or a list of them (then any ends a row)
+    eos_ids = set(eos) if isinstance(eos, (list, tuple)) else {eos}
     with torch.no_grad():
         out = model.generate(**inputs, do_sample=True, top_k=0, top_p=1.0, temperature=1.0,
                              num_return_sequences=particles, max_new_tokens=max_tokens,
-                             logits_processor=[processor], eos_token_id=eos, pad_token_id=eos)
+                             logits_processor=[processor], eos_token_id=sorted(eos_ids), pad_token_id=min(eos_ids))
     results = []
     for row in out[:, inputs["input_ids"].shape[1]:].tolist():
-        finished = eos in row
-        ids = row[: row.index(eos)] if finished else row
+        end = next((i for i, token in enumerate(row) if token in eos_ids), None)
+        finished = end is not None
+        ids = row[:end] if finished else row
         results.append({"text": tokenizer.decode(ids, skip_special_tokens=False), "finished": finished})
     return results

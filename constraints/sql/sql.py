@@ -44,10 +44,11 @@ class SqlState:
     Immutable. States that differ only in their unfinished token share one `Lookahead`.
     """
 
-    __slots__ = ("partial", "stack", "sem", "lookahead")
+    __slots__ = ("partial", "stack", "sem", "lookahead", "shortest")
 
     def __init__(self, partial: Partial | None, stack, sem: Sem, lookahead: "Lookahead | None" = None):
         self.partial, self.stack, self.sem, self.lookahead = partial, stack, sem, lookahead
+        self.shortest: tuple | None = None  # (completion or None, its length or a lower bound, exact), once asked
 
 
 class Lookahead:
@@ -101,7 +102,13 @@ class SqlConstraint(Constraint):
                 lookahead = Lookahead(self.parser.expected(stack))
             if not self._may_complete(partial, stack, sem, lookahead):
                 return None
-        return SqlState(partial, stack, sem, lookahead)
+        new = SqlState(partial, stack, sem, lookahead)
+        known = state.shortest
+        if known is not None and known[2] and known[0].startswith(chunk):
+            # the chunk follows a shortest completion: its rest is one of the new state (none can be
+            # shorter, or the old state would have a shorter one)
+            new.shortest = (known[0][len(chunk):], known[1] - len(chunk), True)
+        return new
 
     def _may_complete(self, partial: Partial, stack, sem: Sem, lookahead: Lookahead) -> bool:
         """Some token that `partial` may still become can come next."""
@@ -153,6 +160,36 @@ class SqlConstraint(Constraint):
                 return False
             stack, sem = fed
         return self.parser.feed(stack, sem, _EOF_TOKEN) is not None
+
+    def shortest_completion(self, state: SqlState) -> bytes | None:
+        """A shortest completion in bytes (sql_completion.py: A* over tokens through the parser and its
+        scope checks; exact). Computed once per state. Where the search gives up (a bounded number of
+        nodes), the text is the unfinished best guess padded to a lower bound of the true length."""
+        return self._shortest(state)[0]
+
+    def min_completion_bytes(self, state: SqlState) -> int | None:
+        text, length = self._shortest(state)
+        return None if length < 0 else length
+
+    def _shortest(self, state: SqlState) -> tuple:
+        known = state.shortest
+        if known is None:
+            if self.is_accepting(state):
+                known = (b"", 0, True)
+            else:
+                text, length = self.completions.shortest(state)
+                exact = text is not None
+                if text is None and length >= 0:
+                    text = b" " * length  # gave up: a stand-in whose length is a lower bound
+                known = (text, length, exact)
+            state.shortest = known
+        return known[:2]
+
+    @cached_property
+    def completions(self):
+        """The shortest-completion search over this constraint's grammar and schema (built on first use)."""
+        from constraints.sql.sql_completion import SqlCompletions
+        return SqlCompletions(self)
 
     def first_rejected_byte(self, text: bytes) -> int | None:
         """The offset of the first byte at which `text` stops being a viable prefix (len(text)

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from constraints.base import Anything, Constraint, ConstraintError
 from constraints.counted import Counted
+from constraints.token_budget import BudgetTooSmall
 from constraints.literal_prefix import LiteralPrefix
 from lm.errors import ContextWindowError
 from lm.generation.dead_particles import dead_message
@@ -70,10 +71,13 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
     limit = min(limit, room)
     inner = built if built is not None else Anything()
     counted = Counted(LiteralPrefix(owed, inner) if owed else inner)
-    result = run_generation(llm, prompt_ids, counted, particles=particles, method=method, max_tokens=limit,
-                            ess_threshold=ess_threshold, resampling=resampling, rng=rng, temperature=temperature,
-                            twist=_after(owed, twist), potential=_after(owed, potential), proposal=proposal,
-                            engine=engine, on_step=on_step, budget=budget, record=record)
+    try:
+        result = run_generation(llm, prompt_ids, counted, particles=particles, method=method, max_tokens=limit,
+                                ess_threshold=ess_threshold, resampling=resampling, rng=rng, temperature=temperature,
+                                twist=_after(owed, twist), potential=_after(owed, potential), proposal=proposal,
+                                engine=engine, on_step=on_step, budget=budget, record=record)
+    except BudgetTooSmall as e:
+        raise _budget_error(e, built, owed, limit - max_tokens, max_tokens, window_bound) from None
     seconds = time.perf_counter() - start
     message = None
     if result.all_dead:
@@ -81,7 +85,24 @@ def generate(llm: Any, prompt: "str | list[dict]", *, json_schema: Any = None, r
                                window=llm.window if window_bound else None)
     return GenerationResult(result, model=model_name, method=method, healed=owed, seconds=seconds,
                             evaluations=counted.evaluations, json_output=json_schema is not None,
-                            pydantic_model=pydantic_model, message=message)
+                            pydantic_model=pydantic_model, message=message, window_bound=window_bound)
+
+
+def _budget_error(error: BudgetTooSmall, built: Constraint | None, owed: bytes, healed_tokens: int,
+                  max_tokens: int, window_bound: bool) -> BudgetTooSmall:
+    """The budget error in the caller's terms: the output after the healed prefix, the max_tokens passed."""
+    if error.needed is None or error.shortest is None:
+        return error
+    shortest = error.shortest - len(owed)
+    needed = max(error.needed - healed_tokens, 1 if shortest else 0)
+    text = b"" if built is None else (built.shortest_completion(built.start()) or b"")
+    shown = text[:60].decode("utf-8", errors="replace") + ("..." if len(text) > 60 else "")
+    bound = "the room left in the model's context window" if window_bound else f"max_tokens={max_tokens}"
+    room = error.max_tokens - healed_tokens - 1
+    return BudgetTooSmall(f"no output fits: the shortest output the constraint accepts ({shown!r}) is {shortest} bytes "
+                          f"and needs {needed} tokens + 1 EOS, but {bound} leaves room for {max(room, 0)} tokens "
+                          f"+ EOS; raise max_tokens to at least {needed + 1}",
+                          shortest=shortest, needed=needed, max_tokens=max_tokens)
 
 
 def _check_options(particles: Any, max_tokens: Any, temperature: Any, method: Any, heal: Any) -> None:

@@ -38,7 +38,7 @@ from inference.token_trie import TokenTrie
 from constraints.base import Anything, Constraint
 from lm.device.smc_decode import decoder_columns
 from lm.errors import UnsupportedModelError
-from lm.generation.dead_particles import death_cause
+from lm.generation.dead_particles import dead_message, death_cause
 from lm.generation.device_generation import ConstrainedDecodePopulation
 from lm.generation.token_choice import accepts_token, draw_token, tempered_probabilities
 from constraints.token_budget import TokenBudget, spelled_by
@@ -208,10 +208,8 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
     else:
         log_weights = [p.weight for p in population]
     message = result.message
-    if all(w == -math.inf for w in log_weights):
-        truncated = sum(p.truncated for p in population)
-        message = ("no valid continuation: every particle was rejected by the constraint"
-                   + (f" ({truncated} reached max_tokens={max_tokens} first)" if truncated else ""))
+    if all(w == -math.inf for w in log_weights):  # the dominant cause first (lm/generation/dead_particles.py)
+        message = dead_message(population, method=method, max_tokens=max_tokens, window=None)
     return Result([Particle(p, w) for p, w in zip(population, log_weights)], result.log_ml,
                   message=message, steps=result.steps, output=lambda p: p.output, history=result.recorded)
 

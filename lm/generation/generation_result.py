@@ -10,10 +10,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from inference.result import Result, Sample
 from inference.result_display import result_html, result_text
+from lm.generation.dead_particles import death_cause
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A particle that ended without a valid output: the text it had written (never a sample) and why it
+    stopped: "constraint" (no token allowed), "max_tokens", "window" (the context window) or "condition"."""
+
+    text: str
+    cause: str
 
 
 class GenerationResult(Result):
@@ -21,8 +32,9 @@ class GenerationResult(Result):
 
     def __init__(self, result: Result, *, model: str, method: str, healed: bytes = b"", seconds: float = 0.0,
                  evaluations: int = 0, json_output: bool = False, pydantic_model: type | None = None,
-                 message: str | None = None):
+                 message: str | None = None, window_bound: bool = False):
         self.healed = healed
+        self.window_bound = window_bound
         skip = len(healed)
         history = result.recorded
         if history is not None:
@@ -42,6 +54,20 @@ class GenerationResult(Result):
     def texts(self) -> list[Sample]:
         """The distinct generated texts with their probabilities, most probable first."""
         return self.group(self.output)
+
+    @property
+    def unfinished(self) -> list[Unfinished]:
+        """The particles that ended without a valid output (weight zero), with the text they had written and
+        the cause; they are never among `samples`."""
+        found = []
+        for particle, weight in zip(self.particles, self.weights):
+            if weight > 0:
+                continue
+            cause = death_cause(particle.trace)
+            if cause == "max_tokens" and self.window_bound:
+                cause = "window"
+            found.append(Unfinished(self.output(particle.trace), cause))
+        return found
 
     @property
     def samples(self) -> list[Sample]:
@@ -81,7 +107,8 @@ class GenerationResult(Result):
 
     def to_dict(self) -> dict:
         """One JSON-ready object: samples (text, probability), log_ml (None for -inf), ess, particles,
-        constraint evaluations, seconds, the healed prefix, the steps (ESS, resampled, live, log-ML), the message."""
+        constraint evaluations, seconds, the healed prefix, the steps (ESS, resampled, live, log-ML), the
+        unfinished particles (text, cause), the message."""
         samples = []
         for sample in self.texts:
             entry = {"text": sample.value, "probability": sample.probability}
@@ -94,6 +121,7 @@ class GenerationResult(Result):
             "particles": len(self.particles), "evaluations": self.evaluations, "seconds": self.seconds,
             "healed": self.healed.decode("utf-8", errors="replace"),
             "steps": [_step_record(s) for s in self.steps],
+            "unfinished": [{"text": u.text, "cause": u.cause} for u in self.unfinished],
             "message": self.message,
         }
 

@@ -1,0 +1,193 @@
+"""Shortest completions of the SQL constraint (constraints/sql/sql_completion.py): exact against
+breadth-first search over bytes on a small schema, never longer than what a Spider gold query
+still writes, accepted by the constraint and run by sqlite; the semantic part of the search's
+bound never overestimates; `&` with SQL; the token budget refuses an SQL output that cannot fit."""
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import constraints
+from constraints.sql.sql import sql
+from constraints.sql.sql_completion import SqlCompletions, needs_space
+from constraints.sql.sql_lexer import ID, NUM, tokenize
+from constraints.token_budget import BudgetTooSmall, TokenBudget, bytes_as_tokens
+
+from shared_data import SPIDER  # noqa: E402
+
+DDL = "CREATE TABLE t(a, b); CREATE TABLE singer(name, age); CREATE TABLE [order](x); CREATE TABLE uu(a, c)"
+# Bytes a shortest completion can use: printable ASCII (other bytes only lengthen names or are spaces).
+ALPHABET = [bytes((b,)) for b in range(0x20, 0x7F)]
+
+
+@pytest.fixture(scope="module")
+def small():
+    return sql(ddl=DDL)
+
+
+def shortest_by_bfs(constraint, state, depth: int) -> int | None:
+    """The length of the shortest completion of `state` up to `depth` bytes over ALPHABET, else None."""
+    level = [state]
+    for length in range(depth + 1):
+        if any(constraint.is_accepting(s) for s in level):
+            return length
+        if length == depth:
+            return None
+        level = [following for s in level for byte in ALPHABET
+                 if (following := constraint.advance(s, byte)) is not None]
+    return None
+
+
+PREFIXES = [b"", b"SEL", b"SELECT", b"SELECT ", b"SELECT 1", b"SELECT a", b"SELECT *", b"SELECT count(",
+            b"SELECT count(*", b"SELECT 1 UNION SELECT", b"SELECT a, b FROM t UNION SELECT 1", b"SELECT a FROM t WHERE",
+            b"SELECT a FROM t WHERE a IN (", b"SELECT a FROM t WHERE a IN (SELECT", b"SELECT a FROM t ORDER BY",
+            b"SELECT a FROM t GROUP BY", b"SELECT a FROM t GROUP BY a HAVING", b"SELECT a FROM t LIMIT",
+            b"SELECT a FROM t LIMIT 1 OFFSET", b"SELECT CAST(1 AS", b"SELECT 'ab", b"SELECT \"na", b"SELECT [or",
+            b"SELECT 1 <", b"SELECT 1 -", b"SELECT 1.", b"SELECT 1e", b"SELECT x'a", b"SELECT a FROM t AS x JOIN singer ON",
+            b"SELECT c FROM t JOIN uu USING (", b"SELECT a FROM t WHERE a BETWEEN 1", b"SELECT a FROM t WHERE a LIKE 'x' ESCAPE",
+            b"SELECT CASE", b"SELECT CASE WHEN 1 THEN 2", b"SELECT * FROM t NATURAL", b"SELECT max(a", b"SELECT a FROM t WHERE a IS NOT",
+            b"SELECT x.a FROM t x", b"SELECT a FROM t ORDER BY 1 NULLS", b"SELECT a FROM t t1,", b"SELECT t.", b"SELECT a FROM ("]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_shortest_completions_match_breadth_first_search_over_bytes(small, prefix):
+    state = small.advance(small.start(), prefix)
+    assert state is not None
+    text = small.shortest_completion(state)
+    assert text is not None and small.accepts(prefix + text), (prefix, text)
+    assert small.min_completion_bytes(state) == len(text)
+    depth = min(len(text) - 1, 2)
+    assert shortest_by_bfs(small, state, depth) is None, (prefix, text)  # nothing shorter (up to `depth`)
+    if len(text) <= 3:
+        assert shortest_by_bfs(small, state, len(text)) == len(text)
+
+
+def test_names_matter_a_select_list_needs_a_table_that_has_its_columns(small):
+    def completion(prefix: bytes) -> bytes:
+        return small.shortest_completion(small.advance(small.start(), prefix))
+
+    assert completion(b"SELECT *") == b"FROM t"          # any table: the shortest name
+    assert completion(b"SELECT age ") == b"FROM singer"  # only singer has age
+    assert completion(b"SELECT x.age ") == b"FROM singer x"
+    assert completion(b"SELECT (SELECT age)") == b"FROM singer"  # the outer query may bind it
+    assert completion(b"SELECT x FROM") == b"[order]"    # a keyword as a table name is quoted
+    assert completion(b"SELECT x ") == b".*FROM t x"    # shorter than FROM[order]: x is a table alias
+    assert completion(b"SELECT a, b FROM t UNION SELECT ") == b"1,1"  # the compound's width
+
+
+def test_a_prefix_with_no_completion_has_none(small):
+    """USING needs a column both sides have: the prefix test lets `(` through, the search finds no end."""
+    state = small.advance(small.start(), b"SELECT a FROM t JOIN singer USING (")
+    assert state is not None and small.shortest_completion(state) is None
+    assert small.min_completion_bytes(state) is None
+    # x.age needs a table named x with age, but x is taken (sqlite finds x.age ambiguous; the constraint refuses it)
+    for prefix in (b"SELECT x.age FROM t x,", b"SELECT x.age FROM t x "):
+        state = small.advance(small.start(), prefix)
+        assert state is not None and small.completions.shortest(state) == (None, -1), prefix
+
+
+def test_separators_are_those_sqlite_needs():
+    assert needs_space(b"SELECT", "SELECT", b"a") and not needs_space(b"SELECT", "SELECT", b"*")
+    assert needs_space(b"1", NUM, b".") and needs_space(b"1.", NUM, b"AND") and needs_space(b"x", ID, b"''")
+    assert needs_space(b"<", "<", b"=") and needs_space(b"-", "-", b"-") and not needs_space(b"<", "<", b"1")
+    assert needs_space(b"'a'", "STR", b"''") and not needs_space(b"'a'", "STR", b"1")
+    assert [t.term for t in tokenize(b"SELECT*FROM t")] == ["SELECT", "*", "FROM", "ID"]
+
+
+def spider_prefixes(count: int, seed: int):
+    rows = [json.loads(line) for line in open(SPIDER / "dev.jsonl")]
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    for row in rows[:count]:
+        query = row["query"].encode()
+        for cut in sorted(rng.sample(range(len(query) + 1), min(4, len(query) + 1))):
+            yield row["db_id"], query, cut
+
+
+@pytest.mark.skipif(not SPIDER.is_dir(), reason="Spider data not available")
+def test_spider_completions_are_accepted_run_and_no_longer_than_the_gold_rest():
+    databases: dict = {}
+    for db, query, cut in spider_prefixes(40, seed=3):
+        path = SPIDER / "databases" / db / f"{db}.sqlite"
+        constraint = databases.setdefault(db, sql(path))
+        state = constraint.advance(constraint.start(), query[:cut])
+        text = constraint.shortest_completion(state)
+        assert text is not None and constraint.accepts(query[:cut] + text), (query[:cut], text)
+        assert len(text) <= len(query) - cut, (query[:cut], text)
+        connection = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            connection.execute("EXPLAIN " + (query[:cut] + text).decode())  # sqlite prepares it
+        finally:
+            connection.close()
+
+
+@pytest.mark.skipif(not SPIDER.is_dir(), reason="Spider data not available")
+def test_the_schema_part_of_the_bound_never_overestimates():
+    """With only the grammar's bound (plainly a lower bound) the search is slow but exact: where it finishes,
+    it finds the same lengths as the search with the FROM-clause bounds."""
+    databases: dict = {}
+    compared = 0
+    for db, query, cut in spider_prefixes(20, seed=5):
+        constraint = databases.setdefault(db, sql(SPIDER / "databases" / db / f"{db}.sqlite"))
+        state = constraint.advance(constraint.start(), query[:cut])
+        text = constraint.shortest_completion(state)
+        plain = SqlCompletions(constraint)
+        plain._from_needed = lambda stack, sem: 0
+        found, length = plain.shortest(state, max_expansions=400)
+        if found is not None:
+            compared += 1
+            assert length == len(text), (query[:cut], text, found)
+    assert compared >= 50
+
+
+def test_conjunction_with_sql_finds_a_common_shortest_completion(small):
+    both = small & constraints.regex(r"SELECT [a-z0-9 ,*]*")
+    state = both.advance(both.start(), b"SELECT a")
+    text = both.shortest_completion(state)
+    assert both.accepts(b"SELECT a" + text)
+    alone = small.shortest_completion(state[0])
+    assert alone == b"LL 1" and not both.accepts(b"SELECT a" + alone)  # the regex wants lower case
+    assert len(text) == len(alone)  # SELECT all 0
+
+
+def test_the_budget_names_both_lengths_for_an_sql_output_that_cannot_fit(small):
+    budget = TokenBudget(small, 9, tokens=bytes_as_tokens)  # "SELECT 1": 8 bytes + EOS
+    assert budget.advance(budget.start(), b"SELECT") is not None
+    with pytest.raises(BudgetTooSmall, match=r"shortest output .* is 8 bytes .* max_tokens=8"):
+        TokenBudget(small, 8, tokens=bytes_as_tokens)
+    state = budget.advance(budget.start(), b"SELECT")
+    assert budget.advance(state, b" a") is not None  # 2 tokens, then "LL 1" (SELECT aLL 1) and EOS: 7
+    assert budget.advance(state, b" age") is None  # 2 tokens, then " FROM singer" and EOS: 15
+
+
+DERIVED = [b"SELECT x.a, x.name", b"SELECT x.a, x.name,", b"SELECT x.a, x.name FROM (", b"SELECT x.a, x.name FROM (SELECT",
+           b"SELECT x.a, x.name FROM (SELECT *", b"SELECT x.a, x.name FROM (SELECT 1 a,", b"SELECT x.c, x.age FROM (SELECT *, 1",
+           b"SELECT name, c FROM (SELECT", b"SELECT x.a, x.age FROM (SELECT * FROM t,", b"SELECT x.c, x.name, x.age FROM (",
+           b"SELECT x.a, x.c, name "]
+
+
+@pytest.mark.parametrize("prefix", DERIVED)
+def test_columns_from_a_from_subquery_are_found_without_giving_up(small, prefix):
+    """A qualifier whose columns no one table has needs a FROM subquery naming them (`(SELECT""name,1 a)x`,
+    `(SELECT*FROM singer,t)x`): the search finds it within its node limit, and at every token boundary
+    of the completion the bound stays within the bytes still to write."""
+    state = small.advance(small.start(), prefix)
+    completions = small.completions
+    text, length = completions.shortest(state)
+    assert text is not None and length == len(text) and small.accepts(prefix + text), (prefix, text, length)
+    whole = prefix + text
+    for cut in range(len(prefix), len(whole) + 1):
+        at = small.advance(small.start(), whole[:cut])
+        if at.partial is None:
+            assert completions.bound(at.stack, at.sem, whole[cut - 1:cut].isalnum()) <= len(whole) - cut, whole[:cut]
+
+
+def test_a_star_over_a_join_can_be_the_shortest_subquery(small):
+    state = small.advance(small.start(), b"SELECT x.a, x.name FROM (SELECT *")
+    assert small.shortest_completion(state) in (b"FROM singer,t)x", b"FROM t,singer)x")
+    state = small.advance(small.start(), b"SELECT x.c, x.name, x.age FROM (")  # a star still to write
+    assert small.shortest_completion(state) in (b"SELECT*FROM singer,uu)x", b"SELECT*FROM uu,singer)x")
