@@ -25,6 +25,7 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -63,14 +64,29 @@ def tokens_needed(llm: Any, task: Any) -> int | None:
     return None if text is None else vocabulary_trie(llm).fewest_tokens(HEALED.encode() + text)
 
 
-def run_ours(llm: Any, task: Any, particles: int, max_tokens: int, budget: bool, seed: int) -> dict:
+class CallTimeout(Exception):
+    """A call of ours ran past --call-timeout (counted as a failed call with no valid rows)."""
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise CallTimeout
+
+
+def run_ours(llm: Any, task: Any, particles: int, max_tokens: int, budget: bool, seed: int, timeout: int) -> dict:
     llm.clear_cache()
     wall = time.perf_counter()
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(timeout)
     try:
         result = lm.generate(llm, messages(task), particles=particles, max_tokens=max_tokens, rng=seed,
                              budget=budget, **keyword(task))
     except BudgetTooSmall as e:
         return {"error": str(e), "wall_s": time.perf_counter() - wall, "rows": []}
+    except CallTimeout:
+        return {"timeout": True, "wall_s": time.perf_counter() - wall,
+                "rows": [{"text": "", "finished": False, "valid": False}] * particles}
+    finally:
+        signal.alarm(0)
     wall = time.perf_counter() - wall
     rows = []
     for particle in result.particles:
@@ -87,7 +103,8 @@ def summarize(records: dict, tasks: list) -> dict:
     valid = sum(r["valid"] for r in rows)
     wall = sum(c["wall_s"] for c in calls if "error" not in c)
     return {"calls": len(calls), "calls_ok": sum(any(r["valid"] for r in c.get("rows", [])) for c in calls),
-            "errors": sum("error" in c for c in calls), "rows": len(rows), "rows_valid": valid,
+            "errors": sum("error" in c for c in calls), "timeouts": sum(bool(c.get("timeout")) for c in calls),
+            "rows": len(rows), "rows_valid": valid,
             "rows_unfinished": sum(not r["finished"] for r in rows), "wall_s": wall,
             "wall_per_call": wall / max(1, sum("error" not in c for c in calls)),
             "wall_per_valid": wall / valid if valid else None}
@@ -103,6 +120,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peers", nargs="*", default=list(PEERS))
     parser.add_argument("--peer-timeout", type=float, default=1800.0)
+    parser.add_argument("--call-timeout", type=int, default=60, help="seconds per call of ours (then: no valid rows)")
     parser.add_argument("--raw", type=Path, default=Path("/tmp/token_budget_raw.json"))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -130,11 +148,12 @@ def main() -> None:
         for i, task in enumerate(tasks):
             limit = max_tokens[kind(task)]
             for label, budget in (("ours, budget", True), ("ours, no budget", False))[:: 1 if i % 2 == 0 else -1]:
-                record = run_ours(llm, task, particles, limit, budget, args.seed + i)
+                record = run_ours(llm, task, particles, limit, budget, args.seed + i, args.call_timeout)
                 runs[label][task.name] = record
                 print(f"[N={particles}] {label} {task.name}: {record['wall_s']:.2f} s, "
                       f"{sum(r['valid'] for r in record['rows'])}/{len(record['rows'])} valid"
                       + (f" ({record['error'][:80]})" if "error" in record else "")
+                      + (" (timed out)" if record.get("timeout") else "")
                       + (f" [{record['message'][:100]}]" if record.get("message") else ""), flush=True)
         for peer in args.peers:
             label = f"{peer} (masking, HF generate)"
@@ -164,6 +183,7 @@ def main() -> None:
             print(f"[N={particles}] {label}: {len(runs[label])} records {per_model.get('peer_errors', '')}", flush=True)
         per_model["runs"][particles] = runs
     results["total_s"] = time.perf_counter() - started
+    results["call_timeout"] = args.call_timeout
     results["load"] = (load_start, " ".join(f"{x:.1f}" for x in os.getloadavg()))
     results["tasks"] = {"json": [t.name for t in tasks if kind(t) == "JSON"],
                         "sql": [t.name for t in tasks if kind(t) == "SQL"]}
@@ -182,7 +202,9 @@ def write_report(results: dict, tasks: list, path: Path) -> None:
          f"SQL {results['max_tokens']['lark']}",
          "- a call is ok if it returned at least one valid, finished output; a row is one particle (ours) or one "
          "sample (peers): valid only if finished and valid (JSON: `jsonschema` with formats; SQL: sqlite runs it)",
-         "- ours with and without the budget alternate task by task; peers run as subprocesses afterwards\n"]
+         "- ours with and without the budget alternate task by task; peers run as subprocesses afterwards",
+         f"- a call of ours still running after {results['call_timeout']} s is stopped and counts as failed (all rows "
+         "invalid, the wall time up to the stop)\n"]
     for model, per_model in results["models"].items():
         L.append(f"## {model} ({per_model['vocab']} tokens)\n")
         needed = [v for v in per_model["needed"].values() if v is not None]
@@ -203,7 +225,8 @@ def write_report(results: dict, tasks: list, path: Path) -> None:
                     if not s["calls"]:
                         continue
                     per_valid = f"{s['wall_per_valid']:.2f}" if s["wall_per_valid"] else "n/a"
-                    errors = f" ({s['errors']} errors)" if s["errors"] else ""
+                    errors = (f" ({s['errors']} errors)" if s["errors"] else "") + (
+                        f" ({s['timeouts']} timed out)" if s["timeouts"] else "")
                     L.append(f"| {particles} | {group} | {label} | {s['calls_ok']}/{s['calls']}{errors} | "
                              f"{s['rows_valid']}/{s['rows']} | {s['rows_unfinished']} | {s['wall_s']:.1f} | "
                              f"{s['wall_per_call']:.2f} | {per_valid} |")
