@@ -208,7 +208,7 @@ def test_an_output_that_cannot_fit_max_tokens_is_one_line_up_front(capsys):
     code = main(["generate", "Age: ", "--regex", "[0-9]{30}", "--max-tokens", "2", "--particles", "2", "--json"])
     out, err = capsys.readouterr()
     assert code in (1, 2) and out == ""
-    assert len(err.strip().splitlines()) == 1 and "31 bytes" in err and "max_tokens" in err
+    assert len(err.strip().splitlines()) == 1 and "30 bytes" in err and "max_tokens" in err
 
 
 # ---- ppl run ----
