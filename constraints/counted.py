@@ -29,5 +29,8 @@ class Counted(Constraint):
     def shortest_completion(self, state: State) -> bytes | None:
         return self.inner.shortest_completion(state)
 
+    def neutral_bytes(self, state: State) -> frozenset | None:
+        return self.inner.neutral_bytes(state)
+
     def __repr__(self) -> str:
         return f"Counted({self.inner!r})"

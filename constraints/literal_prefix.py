@@ -45,5 +45,10 @@ class LiteralPrefix(Constraint):
         rest = self.inner.shortest_completion(inner_state)
         return None if rest is None else owed + rest
 
+    def neutral_bytes(self, state: State) -> frozenset | None:
+        """The inner constraint's, once the owed bytes are written."""
+        owed, inner_state = state
+        return None if owed else self.inner.neutral_bytes(inner_state)
+
     def __repr__(self) -> str:
         return f"LiteralPrefix({self.prefix!r}, {self.inner!r})"

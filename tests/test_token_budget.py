@@ -61,6 +61,23 @@ def test_neutral_walk_advances_far_less_inside_a_string(builtin):
     assert with_neutral * 5 < without
 
 
+def test_wrappers_generation_adds_keep_the_neutral_walk(builtin):
+    """Generation wraps the constraint (token healing's owed bytes, the work counter): the walk must stay neutral."""
+    from constraints.counted import Counted
+    from constraints.literal_prefix import LiteralPrefix
+
+    constraint = constraints.json_schema(SCHEMA)
+    wrapped = Counted(LiteralPrefix(b"\n", constraint))
+    assert wrapped.neutral_bytes(wrapped.start()) is None  # the owed newline comes first
+    inner = constraint.advance(constraint.start(), b'{"name": "Ad')
+    state = wrapped.advance(wrapped.start(), b'\n{"name": "Ad')
+    assert wrapped.neutral_bytes(state) == constraint.neutral_bytes(inner)
+    trie = TokenTrie(tokens_of(builtin))
+    bare, bare_advances = trie.mask(constraint, inner)
+    mask, advances = trie.mask(wrapped, state)
+    assert mask.tolist() == bare.tolist() and advances == bare_advances
+
+
 class _NoNeutral:
     """The same constraint, without its neutral bytes."""
 
