@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from constraints.base import Constraint, ConstraintError, State
 
 Tokens = Callable[[Constraint, Any, int], "int | None"]
@@ -181,6 +183,8 @@ class TokenBudget(Constraint):
         if known is not None:
             return known[0].copy(), 0
         inner, used = state
+        if self.max_tokens - self.eos_tokens - (used + 1) < 0:  # no room for another token: no walk
+            return np.zeros(trie.size, dtype=bool), 0
         result = trie.mask(self.inner, inner, keep=lambda following: self.fits(following, used + 1))
         if len(self._masks) >= _MASKS_KEPT:
             self._masks.pop(next(iter(self._masks)))

@@ -35,6 +35,7 @@ _MERGES = {b"<": b"=><", b">": b"=>", b"=": b"=", b"|": b"|", b"!": b"=", b"-": 
 _QUOTES = frozenset(b"'\"`")
 _IDENTITY = (0, INF, INF, 0)
 _EOF_TOKEN = Token(EOF)
+_UNCOSTED = ()  # a search node whose FROM-clause bound is still to be added
 
 
 def needs_space(before: bytes, term: str, after: bytes) -> bool:
@@ -630,9 +631,11 @@ class SqlCompletions:
         frontier: list = []
 
         def push(g: int, stack: Any, sem: Any, spelled: bytes, term: str, path: tuple) -> None:
-            h = self.bound(stack, sem, bool(spelled) and spelled[-1] in _WORD)
+            # Keyed by the stack's bound alone; the FROM clauses still needed (the costly part of the
+            # bound) are added when the node is first popped, so nodes never reached are never costed.
+            h = self.stack_bound(stack)[1 if spelled and spelled[-1] in _WORD else 0]
             if h < INF:
-                heapq.heappush(frontier, (g + h, -g, next(order), (stack, sem, spelled, term, path), None))
+                heapq.heappush(frontier, (g + h, -g, next(order), (stack, sem, spelled, term, path), _UNCOSTED))
 
         if state.partial is None:
             push(0, state.stack, state.sem, b"", "", ())
@@ -649,8 +652,16 @@ class SqlCompletions:
                 return b"".join(path), -minus_g
             if expansions >= max_expansions:
                 return None, key
-            expansions += 1
             g = -minus_g
+            if at is _UNCOSTED:
+                extra = self._from_needed(stack, sem)
+                if extra >= INF:
+                    continue
+                if extra:
+                    heapq.heappush(frontier, (key + extra, minus_g, next(order), node, None))
+                    continue
+                at = None
+            expansions += 1
             if at is None:  # first visit: the end of input, then the tokens from the shortest
                 expected = parser.expected(stack)
                 if EOF in expected and feed(stack, sem, _EOF_TOKEN) is not None:
