@@ -109,6 +109,50 @@ def test_grammar_and_regex_masks_equal_per_token_checks(builtin, cut, used):
             assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
 
 
+ALIASED = (b"SELECT Name, \"zq x\" AS [y z], 'it''s' FROM singer AS zq1x JOIN concert zzq ON zq1x.Singer_ID = zzq.Year "
+           b"WHERE zq1x.Country = 'Neth erlands'")
+
+
+@settings(max_examples=8, deadline=None)
+@given(cut=st.integers(0, len(ALIASED) - 1), used=st.integers(0, 30))
+def test_sql_masks_with_fresh_names_equal_per_token_checks(builtin, cut, used):
+    """Inside a fresh alias the SQL constraint names neutral bytes: masks (with and without the budget)
+    still equal testing every token, and a grown fresh name keeps its shortest completion."""
+    vocabulary = tokens_of(builtin)
+    trie = vocabulary_trie(builtin)
+    constraint = constraints.sql(SQL_DB)
+    state = constraint.advance(constraint.start(), ALIASED[:cut]) if cut else constraint.start()
+    assert state is not None
+    mask, _ = trie.mask(constraint, state)
+    assert mask.tolist() == [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
+    budget = TokenBudget(constraint, 24, tokens=spelled_by(trie))
+    if budget.fits(state, used):
+        mask, _ = budget.token_mask(trie, (state, used))
+        assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+
+
+def test_fresh_sql_names_have_neutral_bytes_and_keep_their_completion():
+    constraint = constraints.sql(SQL_DB)
+    at = lambda text: constraint.advance(constraint.start(), text)
+    alias = at(b"SELECT Name FROM singer zq")
+    assert ord("a") in constraint.neutral_bytes(alias) and ord(" ") not in constraint.neutral_bytes(alias)
+    grown = at(b"SELECT Name FROM singer zqab9_")
+    assert constraint.shortest_completion(grown) == constraint.shortest_completion(alias) == b""
+    inherited = constraint.advance(alias, b"ab9_")  # the parent's completion carried over, as computed
+    assert inherited.shortest is not None and constraint.shortest_completion(inherited) == b""
+    on = at(b"SELECT Name FROM singer AS zq JOIN concert AS cc")
+    assert constraint.neutral_bytes(on) is not None
+    assert constraint.shortest_completion(at(b"SELECT Name FROM singer AS zq JOIN concert AS ccxy")) == \
+        constraint.shortest_completion(on)
+    quoted = at(b"SELECT Name FROM singer WHERE Country = 'Neth")
+    assert constraint.neutral_bytes(quoted) == frozenset(range(0x20, 0x7F)) - {ord("'")}
+    assert constraint.shortest_completion(at(b"SELECT Name FROM singer WHERE Country = 'Neth erla")) == \
+        constraint.shortest_completion(quoted)
+    for text in (b"SELECT Name FROM singer WH", b"SELECT Name FROM singer WHERE Country = '", b'SELECT "Na', b"SELECT Na", b"SELECT Name FROM singer zq WHERE z",
+                 b"SELECT Name FROM singer x", b"SELECT Name FROM singer zq WHERE zq.Ag"):
+        assert constraint.neutral_bytes(at(text)) is None, text
+
+
 def test_string_literals_and_regex_loops_have_neutral_bytes():
     sql = _sql()
     inside = sql.advance(sql.start(), b"SELECT Name FROM singer WHERE Country = 'Neth")

@@ -20,6 +20,7 @@ from constraints.sql.ll1 import LL1, Action
 from constraints.sql.sql_functions import sqlite_functions
 from constraints.sql.sql_lexer import EOF, KEYWORD_TOKENS, KEYWORDS, LexError, Lexer, Partial, Token
 from constraints.sql.sql_schema import Schema, read_schema
+from constraints.sql.sql_completion import scope_names
 from constraints.sql.sql_scope import Scope, Sem
 from constraints.sql.sql_syntax import GREEDY, SQL_GRAMMAR
 
@@ -36,6 +37,9 @@ ALIAS_REJECTED = frozenset(
 )
 _ALIAS_RULE = "as_alias : ID | QID | DQ | STR | " + " | ".join(sorted(KEYWORDS - ALIAS_REJECTED)) + "\n"
 _EOF_TOKEN = Token(EOF)
+_NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_FORWARD_CLAUSES = frozenset({"select", "on", "corder"})  # where a name may refer to one defined later
+_QUOTED_BYTES = {close: frozenset(range(0x20, 0x7F)) - {close} for close in b"'\"`]"}  # by closing byte
 
 
 class SqlState:
@@ -55,10 +59,11 @@ class Lookahead:
     """What may come after one parser state, worked out once and kept: the expected
     terminals, the keywords that pass, and where a token of each class would be checked."""
 
-    __slots__ = ("expected", "keywords", "contexts")
+    __slots__ = ("expected", "keywords", "contexts", "names")
 
     def __init__(self, expected: frozenset):
         self.expected = expected
+        self.names: tuple | None = None  # the names in scope, lower case (neutral_bytes)
         self.keywords: dict[str, bool] = {}
         self.contexts: dict[str, object] = {}
 
@@ -104,11 +109,42 @@ class SqlConstraint(Constraint):
                 return None
         new = SqlState(partial, stack, sem, lookahead)
         known = state.shortest
-        if known is not None and known[2] and known[0].startswith(chunk):
-            # the chunk follows a shortest completion: its rest is one of the new state (none can be
-            # shorter, or the old state would have a shorter one)
-            new.shortest = (known[0][len(chunk):], known[1] - len(chunk), True)
+        if known is not None:
+            if known[2] and known[0].startswith(chunk):
+                # the chunk follows a shortest completion: its rest is one of the new state (none can be
+                # shorter, or the old state would have a shorter one)
+                new.shortest = (known[0][len(chunk):], known[1] - len(chunk), True)
+            elif state.partial is not None and partial is not None and partial.kind == state.partial.kind:
+                neutral = self.neutral_bytes(state)
+                if neutral is not None and neutral.issuperset(chunk):
+                    new.shortest = known  # a fresh name grew: the same completion (neutral_bytes)
         return new
+
+    def neutral_bytes(self, state: SqlState) -> frozenset | None:
+        """Inside a name that can only be a fresh one (no keyword, and no name of the schema or in scope,
+        starts with it: an alias, or a quoted name or string): its name characters (a bare word) or any
+        printable ASCII but the closing quote (a quoted one) keep it one and change neither what may
+        follow nor the shortest completion, so token masks read them without advancing the parser."""
+        partial = state.partial
+        if partial is None:
+            return None
+        kind = partial.kind
+        if kind == "word":
+            neutral = _NAME_BYTES
+        elif kind == "quote" and not partial.closed:
+            neutral = _QUOTED_BYTES[partial.quote]
+        elif kind == "bracket":
+            neutral = _QUOTED_BYTES[0x5D]
+        else:
+            return None
+        frames = state.sem.frames
+        if not frames or frames[-1].clause in _FORWARD_CLAUSES:
+            return None  # a fresh name there may be a qualifier the completion must repeat (`SELECT q.a FROM t q`)
+        lookahead = state.lookahead  # shared by the states of one parser state: the scope's names kept there
+        if lookahead.names is None:
+            lookahead.names = tuple({name.lower() for name in scope_names(state.sem)})
+        fresh = self.completions.is_fresh_word(partial.data, lookahead.names, keywords=kind == "word")
+        return neutral if fresh else None
 
     def _may_complete(self, partial: Partial, stack, sem: Sem, lookahead: Lookahead) -> bool:
         """Some token that `partial` may still become can come next."""

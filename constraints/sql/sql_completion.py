@@ -18,6 +18,7 @@ An unfinished token at the end of the prefix is finished first (`SEL` -> `ECT`, 
 """
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from typing import Any
@@ -86,6 +87,24 @@ def _spell_name(name: str) -> tuple[str, bytes]:
     return DQ, b'"' + data.replace(b'"', b'""') + b'"'
 
 
+def scope_names(sem: Any) -> set:
+    """The names a state's scope adds to the schema's: table aliases and their columns, select-list
+    aliases, qualifiers of `q.*`, and the names that references waiting for a FROM clause use."""
+    names = set()
+    for frame in sem.frames:
+        for binding in frame.bindings:
+            if binding.name is not None:
+                names.add(binding.name)
+            names |= binding.lookup
+        names |= {item.alias for item in frame.items if item.alias}
+        names |= {item.star for item in frame.items if item.star and item.star != "*"}
+        for ref in frame.pending:  # names a FROM clause still has to bind (`x` of `SELECT x.a`)
+            names.add(ref.column)
+            if ref.qualifier is not None:
+                names.add(ref.qualifier)
+    return names
+
+
 class SqlCompletions:
     """The shortest completions of one `SqlConstraint`'s states (see the module docstring)."""
 
@@ -97,6 +116,8 @@ class SqlCompletions:
         self.static_names = sorted(set(tables) | set(columns) | set(scope.function_names) | set(COLLATIONS)
                                    | {"true", "false"})
         taken = {n.lower() for n in self.static_names}
+        self._static_lower = sorted(taken)
+        self._keywords_sorted = sorted(KEYWORDS)
         self.fresh = next(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in taken)
         # Spellings by terminal: (spelling, token) pairs; names are added per state (aliases in scope).
         self.fixed: dict[str, list[tuple[bytes, Token]]] = {}
@@ -155,22 +176,25 @@ class SqlCompletions:
     def _spellings(self, term: str, names: dict) -> list[tuple[bytes, Token]]:
         return names[term] if term in names else self.fixed[term]
 
+    def is_fresh_word(self, data: bytes, in_scope: tuple, keywords: bool = True) -> bool:
+        """Whether the unfinished name `data` can only become a fresh name: no keyword (for a bare word), schema,
+        function or collation name, and no name in scope (`in_scope`, lower case), starts with it. Such a word's name characters
+        change neither what may follow nor the shortest completion (SqlConstraint.neutral_bytes)."""
+        if not data.isascii() or (keywords and data in (b"x", b"X")):  # X'..' starts a blob
+            return False
+        text = data.decode()
+        upper, lower = text.upper(), text.lower()
+        checks = [(self._keywords_sorted, upper), (self._static_lower, lower)] if keywords else [(self._static_lower, lower)]
+        for names, key in checks:
+            at = bisect.bisect_left(names, key)
+            if at < len(names) and names[at].startswith(key):
+                return False
+        return not any(name.startswith(lower) for name in in_scope)
+
     def _scope_names(self, sem: Any) -> dict:
         """Spellings of names for this state: the schema's, the fresh one, the aliases in scope and the
         names that references waiting for a FROM clause use."""
-        extra = set()
-        for frame in sem.frames:
-            for binding in frame.bindings:
-                if binding.name is not None:
-                    extra.add(binding.name)
-                extra |= binding.lookup
-            extra |= {item.alias for item in frame.items if item.alias}
-            extra |= {item.star for item in frame.items if item.star and item.star != "*"}
-            for ref in frame.pending:  # names a FROM clause still has to bind (`x` of `SELECT x.a`)
-                extra.add(ref.column)
-                if ref.qualifier is not None:
-                    extra.add(ref.qualifier)
-        extra -= {n.lower() for n in self.static_names}
+        extra = scope_names(sem) - {n.lower() for n in self.static_names}
         if not extra:
             return self.static_spellings
         names = self._name_spellings(sorted(extra))
