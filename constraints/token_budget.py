@@ -134,7 +134,7 @@ class TokenBudget(Constraint):
         self.eos_tokens = eos_tokens
         self.tokens = tokens
         start = constraint.start()
-        room = max_tokens - eos_tokens
+        room = self.room(0)
         need = tokens(constraint, start, max(room, 0))
         if need is None:
             raise BudgetTooSmall(f"{constraint!r} accepts no string at all")
@@ -145,9 +145,13 @@ class TokenBudget(Constraint):
                 f"+ {eos_tokens} EOS, but max_tokens={max_tokens} leaves room for {max(room, 0)} tokens + EOS",
                 shortest=shortest, needed=need, max_tokens=max_tokens)
 
+    def room(self, used: int) -> int:
+        """The tokens left after `used`, EOS set aside (negative: over the budget)."""
+        return self.max_tokens - self.eos_tokens - used
+
     def fits(self, inner_state: Any, used: int) -> bool:
         """Whether `inner_state`, reached after `used` tokens, can still finish within the budget."""
-        room = self.max_tokens - self.eos_tokens - used
+        room = self.room(used)
         if room < 0:
             return False
         need = self.tokens(self.inner, inner_state, room)
@@ -183,7 +187,7 @@ class TokenBudget(Constraint):
         if known is not None:
             return known[0].copy(), 0
         inner, used = state
-        if self.max_tokens - self.eos_tokens - (used + 1) < 0:  # no room for another token: no walk
+        if self.room(used + 1) < 0:  # no room for another token: no walk
             return np.zeros(trie.size, dtype=bool), 0
         result = trie.mask(self.inner, inner, keep=lambda following: self.fits(following, used + 1))
         if len(self._masks) >= _MASKS_KEPT:

@@ -22,22 +22,23 @@ def tokens_of(llm):
     return [t.bytes if t is not None and not (t.is_special or t.is_eos) else None for t in llm.vocabulary.tokens]
 
 
+def assert_masks_equal_per_token_checks(constraint, state, used, trie, vocabulary, max_tokens):
+    """The trie mask, and the budget's mask where `state` fits after `used` tokens, equal testing each token."""
+    mask, _ = trie.mask(constraint, state)
+    assert mask.tolist() == [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
+    budget = TokenBudget(constraint, max_tokens, tokens=spelled_by(trie))
+    if budget.fits(state, used):
+        mask, _ = budget.token_mask(trie, (state, used))
+        assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+
+
 @settings(max_examples=25, deadline=None)
 @given(cut=st.integers(0, len(DOCUMENT) - 1), used=st.integers(0, 40))
 def test_masks_equal_per_token_checks(builtin, cut, used):
     constraint = constraints.json_schema(SCHEMA)
     state = constraint.advance(constraint.start(), DOCUMENT[:cut]) if cut else constraint.start()
     assert state is not None
-    vocabulary = tokens_of(builtin)
-    trie = vocabulary_trie(builtin)
-    mask, _ = trie.mask(constraint, state)
-    expected = [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
-    assert mask.tolist() == expected
-    budget = TokenBudget(constraint, 48, tokens=spelled_by(trie))
-    if budget.fits(state, used):
-        mask, _ = budget.token_mask(trie, (state, used))
-        expected = [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
-        assert mask.tolist() == expected
+    assert_masks_equal_per_token_checks(constraint, state, used, vocabulary_trie(builtin), tokens_of(builtin), 48)
 
 
 def test_neutral_bytes_are_plain_string_characters():
@@ -101,12 +102,7 @@ def test_grammar_and_regex_masks_equal_per_token_checks(builtin, cut, used):
         prefix = text[:cut % len(text)]
         state = constraint.advance(constraint.start(), prefix) if prefix else constraint.start()
         assert state is not None
-        mask, _ = trie.mask(constraint, state)
-        assert mask.tolist() == [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
-        budget = TokenBudget(constraint, 32, tokens=spelled_by(trie))
-        if budget.fits(state, used):
-            mask, _ = budget.token_mask(trie, (state, used))
-            assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+        assert_masks_equal_per_token_checks(constraint, state, used, trie, vocabulary, 32)
 
 
 ALIASED = (b"SELECT Name, \"zq x\" AS [y z], 'it''s' FROM singer AS zq1x JOIN concert zzq ON zq1x.Singer_ID = zzq.Year "
@@ -116,19 +112,12 @@ ALIASED = (b"SELECT Name, \"zq x\" AS [y z], 'it''s' FROM singer AS zq1x JOIN co
 @settings(max_examples=8, deadline=None)
 @given(cut=st.integers(0, len(ALIASED) - 1), used=st.integers(0, 30))
 def test_sql_masks_with_fresh_names_equal_per_token_checks(builtin, cut, used):
-    """Inside a fresh alias the SQL constraint names neutral bytes: masks (with and without the budget)
-    still equal testing every token, and a grown fresh name keeps its shortest completion."""
-    vocabulary = tokens_of(builtin)
-    trie = vocabulary_trie(builtin)
+    """Inside fresh aliases, quoted names and strings the SQL constraint names neutral bytes: masks (with and
+    without the budget) still equal testing every token."""
     constraint = constraints.sql(SQL_DB)
     state = constraint.advance(constraint.start(), ALIASED[:cut]) if cut else constraint.start()
     assert state is not None
-    mask, _ = trie.mask(constraint, state)
-    assert mask.tolist() == [t is not None and constraint.advance(state, t) is not None for t in vocabulary]
-    budget = TokenBudget(constraint, 24, tokens=spelled_by(trie))
-    if budget.fits(state, used):
-        mask, _ = budget.token_mask(trie, (state, used))
-        assert mask.tolist() == [t is not None and budget.advance((state, used), t) is not None for t in vocabulary]
+    assert_masks_equal_per_token_checks(constraint, state, used, vocabulary_trie(builtin), tokens_of(builtin), 24)
 
 
 def test_fresh_sql_names_have_neutral_bytes_and_keep_their_completion():

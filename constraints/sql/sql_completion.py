@@ -116,6 +116,7 @@ class SqlCompletions:
         self.static_names = sorted(set(tables) | set(columns) | set(scope.function_names) | set(COLLATIONS)
                                    | {"true", "false"})
         taken = {n.lower() for n in self.static_names}
+        self._static_taken = frozenset(taken)
         self._static_lower = sorted(taken)
         self._keywords_sorted = sorted(KEYWORDS)
         self.fresh = next(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in taken)
@@ -194,7 +195,7 @@ class SqlCompletions:
     def _scope_names(self, sem: Any) -> dict:
         """Spellings of names for this state: the schema's, the fresh one, the aliases in scope and the
         names that references waiting for a FROM clause use."""
-        extra = scope_names(sem) - {n.lower() for n in self.static_names}
+        extra = scope_names(sem) - self._static_taken
         if not extra:
             return self.static_spellings
         names = self._name_spellings(sorted(extra))
