@@ -25,7 +25,10 @@ SPEC_FORMATS = frozenset({
     "uuid", "uri-template", "json-pointer", "relative-json-pointer", "regex",
 })
 
-_DATE = r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+# Month lengths included, so a prefix such as 2023-11-31 is refused as it is written; February 29 of a
+# common year and year 0000 still pass the prefix test, and only the final check refuses them.
+_DATE = (r"\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
+         r"|02-(?:0[1-9]|1\d|2\d))")
 _TIME = (r"(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?"
          r"(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
 _UNRESERVED = r"A-Za-z0-9\-._~"
