@@ -87,6 +87,8 @@ def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
+_total = np.add.reduce  # ndarray.sum without its wrapper (the same pairwise sum): called twice per draw
+
 # Up to about this many tokens one categorical's fixed cost outweighs scanning them all: one block.
 SINGLE_BLOCK_LIMIT = 2048
 
@@ -153,18 +155,22 @@ class WithoutReplacementDraws:
         self._masses = np.array(blocks.masses, dtype=np.float64)
         self._positive_blocks = int(np.count_nonzero(self._masses))
         self._touched: dict[int, tuple[np.ndarray, Any]] = {}  # block -> (probabilities, drawn ones zeroed; ids)
+        self._undrawn: float | None = None  # the sum of _masses, until a draw changes them
         self.probability = 0.0  # p of the token the last draw returned
 
     def undrawn_mass(self) -> float:
         """The probability of the tokens not drawn yet, summed directly (0 once all are drawn)."""
-        return float(self._masses.sum())
+        if self._undrawn is None:
+            self._undrawn = float(_total(self._masses))
+        return self._undrawn
 
     def draw(self, rng: Any) -> int:
         """An undrawn token, with probability proportional to p; call only while undrawn_mass() > 0."""
+        masses = self._masses
         if self._positive_blocks == 1:  # a categorical with one possible outcome: skipping it changes no law
-            block = int(np.flatnonzero(self._masses)[0])
+            block = int(np.flatnonzero(masses)[0])
         else:
-            block = int(rng.categorical(self._masses))
+            block = int(rng.categorical(masses))
         touched = self._touched.get(block)
         if touched is None:
             touched = self._touched[block] = self._blocks.block(block)
@@ -172,8 +178,10 @@ class WithoutReplacementDraws:
         index = int(rng.categorical(members))
         self.probability = float(members[index])
         members[index] = 0.0
-        self._masses[block] = members.sum()
-        if self._masses[block] == 0.0:
+        left = float(_total(members))
+        masses[block] = left
+        self._undrawn = None
+        if left == 0.0:
             self._positive_blocks -= 1
         return ids + index if isinstance(ids, int) else int(ids[index])
 
@@ -241,7 +249,7 @@ def awrs(rng: Any, probs: "np.ndarray | TokenBlocks | Any", accepts: Callable[[i
         estimates.append(accepted_mass + (undrawn if ok else 0.0))
         if ok:
             accepted_mass += draws.probability
-    return TokenDraw(chosen, _log(float(np.mean(estimates))), evaluations, rejections)
+    return TokenDraw(chosen, _log(sum(estimates) / len(estimates)), evaluations, rejections)
 
 
 def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray, int]],

@@ -12,6 +12,7 @@ import numpy as np
 
 
 _REGIONS_KEPT = 4096  # cached neutral regions per trie (oldest dropped first)
+_BYTES = [bytes((byte,)) for byte in range(256)]
 
 
 class TokenTrie:
@@ -36,6 +37,7 @@ class TokenTrie:
                 node = nxt
             self._ends[node].append(token_id)
         self._regions: dict[tuple[int, frozenset], tuple[np.ndarray, list[tuple[int, bytes]]]] = {}
+        self._single_edges: dict[int, list[tuple[int, bytes]]] = {}  # at most one entry per node
 
     @property
     def nodes(self) -> int:
@@ -63,7 +65,7 @@ class TokenTrie:
                 if inside.size and (keep is None or keep(base)):
                     allowed[inside] = True
             else:
-                edges = [(child, bytes((byte,))) for byte, child in self._children[node].items()]
+                edges = self._edges(node)
             for child, chunk in edges:
                 child_state = constraint.advance(base, chunk)
                 advances += 1
@@ -74,6 +76,14 @@ class TokenTrie:
                     allowed[ends] = True
                 stack.append((child, child_state, _neutral(neutral_of, child_state)))
         return allowed, advances
+
+    def _edges(self, node: int) -> list[tuple[int, bytes]]:
+        """The edges leaving `node` as (child, its one byte), built once per node: a mask walks the same
+        nodes at every step (the root's ~200 edges at least), and rebuilding them cost more than the walk."""
+        edges = self._single_edges.get(node)
+        if edges is None:
+            edges = self._single_edges[node] = [(child, _BYTES[byte]) for byte, child in self._children[node].items()]
+        return edges
 
     def _region(self, node: int, neutral: frozenset) -> tuple[np.ndarray, list[tuple[int, bytes]]]:
         """Below `node` through `neutral` bytes only: the tokens ending there, and the edges leaving by another

@@ -8,9 +8,13 @@ through `categorical` can therefore be run exhaustively and checked exactly.
 """
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+_running_sum = np.add.accumulate  # np.cumsum without its wrapper
+_smallest = np.minimum.reduce  # ndarray.min without its wrapper
 
 
 @runtime_checkable
@@ -53,12 +57,17 @@ class SeededRng:
         self._gen = np.random.Generator(np.random.PCG64(self._seq))
 
     def categorical(self, probs: np.ndarray) -> int:
-        # Two passes over `probs` (cumsum, min) instead of normalizing first: AWRS calls this per token tried.
-        p = np.asarray(probs, dtype=np.float64)
-        cumulative = np.cumsum(p) if p.ndim == 1 and p.size else None
-        if cumulative is None or not (np.isfinite(cumulative[-1]) and cumulative[-1] > 0) or p.min() < 0:
+        # Inverse CDF over one cumulative sum, with numpy's ufunc methods called directly: AWRS makes
+        # about a hundred of these per SMC step on arrays of a few hundred entries, where numpy's
+        # wrapper functions (np.cumsum, np.searchsorted, ndarray.min) cost as much as the work.
+        p = probs if type(probs) is np.ndarray and probs.dtype == np.float64 else np.asarray(probs, dtype=np.float64)
+        if p.ndim != 1 or not p.size:
             raise ValueError(f"categorical needs non-negative finite probabilities with a positive sum, got {p}")
-        index = int(np.searchsorted(cumulative, self._gen.random() * cumulative[-1], side="right"))
+        cumulative = _running_sum(p)
+        total = float(cumulative[-1])
+        if not 0.0 < total < math.inf or _smallest(p) < 0:
+            raise ValueError(f"categorical needs non-negative finite probabilities with a positive sum, got {p}")
+        index = int(cumulative.searchsorted(self._gen.random() * total, side="right"))
         if index == len(p):  # rounding at the top end: take the last index with mass
             index = int(np.flatnonzero(p)[-1])
         return index

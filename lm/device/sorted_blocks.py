@@ -7,8 +7,13 @@ only that block: the host receives, per step, every row's block masses and first
 transfer, and any deeper block (or, for the exact mask fallback, the whole row in token order)
 only when a draw reaches it. The first transfer carries the first HEAD_BLOCKS blocks of every row:
 under a constraint the most probable tokens are often the rejected ones, and one transfer of a few
-kB per row costs less than a device round trip per deeper block. The blocking is a partition of the vocabulary, so the law of the
-draws is unchanged.
+kB per row costs less than a device round trip per deeper block. Deeper blocks come by *tiers* of
+doubling depth (blocks [4, 8), [8, 16), [16, 32), ... with HEAD_BLOCKS = 4), a tier of one row in
+one transfer (probabilities and token ids together) when a draw first reaches one of its blocks:
+a row that goes past the head under a rejecting constraint usually touches several deeper blocks
+(measured on SmolLM2 with a JSON schema: blocks 4 to 196), so a round trip per tier instead of two
+per block, and at most twice the bytes of the deepest block reached. The blocking is a partition of
+the vocabulary and only where its numbers are copied from changes, so the law of the draws is unchanged.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ class SortedBatch:
         rows, width = probs.shape
         self.block_size = block_size or max(64, math.isqrt(width - 1) + 1)
         blocks = -(-width // self.block_size)
-        self.probs = probs
+        self.probs, self.width = probs, width
         with torch.inference_mode():
             values, order = probs.sort(dim=-1, descending=True)
             padded = torch.nn.functional.pad(values, (0, blocks * self.block_size - width))
@@ -50,17 +55,43 @@ class SortedRow:
     def __init__(self, batch: SortedBatch, i: int):
         self.batch, self.i = batch, i
         self.masses = batch.masses[i]
+        self._tiers: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # tier -> (first block, values, ids)
 
     def block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Block b's probabilities (a copy: AWRS zeroes drawn ones) and token ids, in descending order."""
         batch = self.batch
-        start, stop = b * batch.block_size, (b + 1) * batch.block_size
+        size = batch.block_size
         if b < batch.head_blocks:
-            return batch.first_values[self.i, start:stop].copy(), batch.first_ids[self.i, start:stop]
-        with torch.inference_mode():
-            values = batch.values[self.i, start:stop].cpu().numpy().copy()
-            ids = batch.order[self.i, start:stop].cpu().numpy()
-        return values, ids
+            start = b * size
+            return batch.first_values[self.i, start:start + size].copy(), batch.first_ids[self.i, start:start + size]
+        first, values, ids = self._tier(tier_of(b, batch.head_blocks))
+        start = (b - first) * size
+        return values[start:start + size].copy(), ids[start:start + size]
+
+    def _tier(self, tier: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """The blocks of `tier` in this row, fetched in one transfer on first use."""
+        known = self._tiers.get(tier)
+        if known is None:
+            batch = self.batch
+            first, stop = tier_blocks(tier, batch.head_blocks, len(self.masses))
+            start, end = first * batch.block_size, min(stop * batch.block_size, batch.width)
+            with torch.inference_mode():
+                both = torch.cat([batch.values[self.i, start:end], batch.order[self.i, start:end].double()]).cpu().numpy()
+            width = end - start
+            known = self._tiers[tier] = (first, both[:width], both[width:].astype(np.int64))
+        return known
 
     def full(self) -> np.ndarray:
         with torch.inference_mode():
             return self.batch.probs[self.i].cpu().numpy()
+
+
+def tier_of(block: int, head_blocks: int) -> int:
+    """The tier of a block past the head: 1 for [head, 2 head), 2 for [2 head, 4 head), ..."""
+    return (block // head_blocks).bit_length()
+
+
+def tier_blocks(tier: int, head_blocks: int, blocks: int) -> tuple[int, int]:
+    """The blocks [first, stop) of `tier` in a row of `blocks` blocks."""
+    first = head_blocks << (tier - 1)
+    return first, min(2 * first, blocks)
