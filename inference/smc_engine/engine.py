@@ -33,6 +33,7 @@ import numpy as np
 
 from inference.history.recorder import HistoryRecorder
 from inference.resampling import keep_without_replacement, resample
+from inference.smc_engine.frozen_heap import older_objects_frozen
 from inference.result import Particle, Result, StepInfo
 from inference.weighting import check_log_weights, effective_sample_size, log_mean_exp, log_sum_exp, normalized
 from ppl.errors import ModelError
@@ -138,8 +139,17 @@ def run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int,
 
     `unfinished="raise"` makes a population still running after `max_steps` an error;
     "stop" returns it as it stands (its particles say which are unfinished). With a `history`
-    recorder the result's `history` holds every step (inference/history/).
+    recorder the result's `history` holds every step (inference/history/). The cyclic garbage collector
+    skips the objects older than the run while it lasts (frozen_heap.py).
     """
+    with older_objects_frozen():
+        return _run_smc(population, rng, selection, max_steps=max_steps, name=name, subject=subject,
+                        steps_known=steps_known, observer=observer, unfinished=unfinished, history=history)
+
+
+def _run_smc(population: Population, rng: Any, selection: Any, *, max_steps: int, name: str, subject: str,
+             steps_known: int | None, observer: Observer | None, unfinished: str,
+             history: HistoryRecorder | None) -> Result:
     initial = len(population)
     steps: list[StepInfo] = []
     start = time.perf_counter()
