@@ -87,7 +87,7 @@ def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-_total = np.add.reduce  # ndarray.sum without its wrapper (the same pairwise sum): called twice per draw
+_total = np.add.reduce  # ndarray.sum without its wrapper (the same pairwise sum): twice per draw
 
 # Up to about this many tokens one categorical's fixed cost outweighs scanning them all: one block.
 SINGLE_BLOCK_LIMIT = 2048
@@ -155,14 +155,11 @@ class WithoutReplacementDraws:
         self._masses = np.array(blocks.masses, dtype=np.float64)
         self._positive_blocks = int(np.count_nonzero(self._masses))
         self._touched: dict[int, tuple[np.ndarray, Any]] = {}  # block -> (probabilities, drawn ones zeroed; ids)
-        self._undrawn: float | None = None  # the sum of _masses, until a draw changes them
         self.probability = 0.0  # p of the token the last draw returned
 
     def undrawn_mass(self) -> float:
         """The probability of the tokens not drawn yet, summed directly (0 once all are drawn)."""
-        if self._undrawn is None:
-            self._undrawn = float(_total(self._masses))
-        return self._undrawn
+        return float(_total(self._masses))
 
     def draw(self, rng: Any) -> int:
         """An undrawn token, with probability proportional to p; call only while undrawn_mass() > 0."""
@@ -180,7 +177,6 @@ class WithoutReplacementDraws:
         members[index] = 0.0
         left = float(_total(members))
         masses[block] = left
-        self._undrawn = None
         if left == 0.0:
             self._positive_blocks -= 1
         return ids + index if isinstance(ids, int) else int(ids[index])

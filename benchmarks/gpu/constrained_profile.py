@@ -1,6 +1,10 @@
-"""Where a step of constrained SMC+AWRS goes on a GPU: cProfile of `lm.generate` (device engine), N particles.
+"""Where a step of constrained SMC+AWRS goes: cProfile of `lm.generate` (device engine), N particles.
 
     python benchmarks/gpu/constrained_profile.py MODEL_DIR --particles 16 --kind json|sql [--db DB]
+    python benchmarks/gpu/constrained_profile.py smollm2 --device cpu   # the same path on CPU (float32)
+
+On CPU the static decoder runs eagerly (no CUDA graph) and the sort of every row costs as much as
+a third of the step; benchmarks/awrs_host_work.py splits a step into forward, sort and host work.
 """
 from __future__ import annotations
 
@@ -28,12 +32,12 @@ def main() -> None:
     args = parser.parse_args()
     import lm
 
-    llm = lm.load(args.model, device=args.device, dtype="bfloat16")
+    llm = lm.load(args.model, device=args.device, dtype="bfloat16" if args.device.startswith("cuda") else "float32")
     if args.kind == "json":
         constraint, prompt = lm.constraints.json_schema(SCHEMA), "Write a person (name, age, city) as JSON.\n"
     else:
         constraint, prompt = lm.constraints.sql(args.db), "Write an SQL query that lists every singer.\n"
-    call = dict(constraint=constraint, particles=args.particles, max_tokens=64, rng=0)
+    call = dict(constraint=constraint, particles=args.particles, max_tokens=64, rng=0, engine="device")
     lm.generate(llm, prompt, **call)  # warm-up: graph recording
     for run in range(2):
         profile = cProfile.Profile()
