@@ -51,6 +51,11 @@ class Constraint(ABC):
             return b""
         raise NotImplementedError(f"{type(self).__name__} does not know its shortest completions")
 
+    def budget_completion(self, state: State) -> bytes | None:
+        """The completion a token budget counts (constraints.token_budget): `shortest_completion`, or None
+        where a family's search finds none (a family may search less hard here; None refuses the state)."""
+        return self.shortest_completion(state)
+
     def min_completion_bytes(self, state: State) -> int | None:
         """The byte length of the shortest completion of `state`, None if no completion exists.
 

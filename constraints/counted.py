@@ -29,6 +29,9 @@ class Counted(Constraint):
     def shortest_completion(self, state: State) -> bytes | None:
         return self.inner.shortest_completion(state)
 
+    def budget_completion(self, state: State) -> bytes | None:
+        return self.inner.budget_completion(state)
+
     def neutral_bytes(self, state: State) -> frozenset | None:
         return self.inner.neutral_bytes(state)
 

@@ -45,6 +45,11 @@ class LiteralPrefix(Constraint):
         rest = self.inner.shortest_completion(inner_state)
         return None if rest is None else owed + rest
 
+    def budget_completion(self, state: State) -> bytes | None:
+        owed, inner_state = state
+        rest = self.inner.budget_completion(inner_state)
+        return None if rest is None else owed + rest
+
     def neutral_bytes(self, state: State) -> frozenset | None:
         """The inner constraint's, once the owed bytes are written."""
         owed, inner_state = state

@@ -45,9 +45,10 @@ class BudgetTooSmall(ConstraintError):
 
 
 def _shortest(constraint: Constraint, state: Any) -> bytes | None:
-    """The inner constraint's shortest completion; b"" or one unknown byte where it cannot tell."""
+    """The inner constraint's shortest completion as the budget counts it (`Constraint.budget_completion`);
+    b"" or one unknown byte where it cannot tell."""
     try:
-        return constraint.shortest_completion(state)
+        return constraint.budget_completion(state)
     except NotImplementedError:
         return b"" if constraint.is_accepting(state) else b"?"
 
@@ -150,7 +151,8 @@ class TokenBudget(Constraint):
         return self.max_tokens - self.eos_tokens - used
 
     def fits(self, inner_state: Any, used: int) -> bool:
-        """Whether `inner_state`, reached after `used` tokens, can still finish within the budget."""
+        """Whether `inner_state`, reached after `used` tokens, can still finish within the budget: its
+        shortest completion (`Constraint.budget_completion`) fits."""
         room = self.room(used)
         if room < 0:
             return False

@@ -191,3 +191,50 @@ def test_a_star_over_a_join_can_be_the_shortest_subquery(small):
     assert small.shortest_completion(state) in (b"FROM singer,t)x", b"FROM t,singer)x")
     state = small.advance(small.start(), b"SELECT x.c, x.name, x.age FROM (")  # a star still to write
     assert small.shortest_completion(state) in (b"SELECT*FROM singer,uu)x", b"SELECT*FROM uu,singer)x")
+
+
+NAME_PREFIXES = [b"SELECT ", b"SELECT a, ", b"SELECT * FROM t ", b"SELECT * FROM t AS ", b"SELECT * FROM t JOIN uu ON ",
+                 b"SELECT a FROM t ORDER BY ", b"SELECT a FROM t GROUP BY a HAVING ", b"SELECT * FROM (SELECT a FROM t) ",
+                 b"SELECT a AS ", b"SELECT * FROM t WHERE a = "]
+NAMES = [b"NULLID", b"qq", b"Bzz", b"wxyz", b"mm_1", b"zz", b"Q", b"JOi", b"wHe", b"Rele\xc2\xb0", b"\xc3\xa9t\xc3", b"SiNg",
+         b"'%{", b"'abc", b'"abc', b'"%(', b"[x y", b"[qq", b"`zz", b"'", b"[", b'"\xc3\xa9t']
+
+
+@pytest.mark.parametrize("prefix", NAME_PREFIXES)
+def test_names_of_one_class_share_one_search_and_keep_the_exact_length(small, prefix):
+    """A state ending inside a name takes its completion from a stand-in of its class (a case variant, or a
+    fresh name of the same length and spelling, renamed back): as long as the state's own search, and a
+    real completion of it."""
+    shared = 0
+    for name in NAMES:
+        state = small.advance(small.start(), prefix + name)
+        if state is None:
+            continue
+        by_class = small._class_pieces(state, 4000)
+        if by_class is None:
+            continue
+        shared += 1
+        pieces, length = by_class
+        assert length == small.completions.shortest(state)[1], prefix + name
+        if pieces is not None:
+            assert small.completes(state, b"".join(pieces)), (prefix + name, pieces)
+    assert shared >= 5
+
+
+def test_the_budget_refuses_a_state_whose_search_gives_up_and_the_standalone_search_is_unaffected():
+    """After `SELECT a, q.a FROM t,` any table item q has a column a, which makes the bare `a` ambiguous to
+    sqlite: the search finds no completion and gives up (it cannot prove there is none); the token budget
+    then refuses the state (a particle keeps only prefixes with a completion known to fit), while
+    `shortest_completion` still answers with a stand-in whose length is a lower bound."""
+    constraint = sql(ddl=DDL)
+    dead = b"SELECT a, q.a FROM t,"
+    state = constraint.advance(constraint.start(), dead)
+    assert state is not None  # the prefix test cannot see the ambiguity
+    assert constraint.budget_completion(state) is None
+    assert constraint.shortest_completion(state).strip() == b""  # a stand-in: the full search gave up too
+    assert constraint.min_completion_bytes(state) == len(constraint.shortest_completion(state)) > 0
+    live = constraint.advance(constraint.start(), b"SELECT a, q.a FROM t")
+    assert constraint.completes(live, constraint.budget_completion(live))
+    budget = TokenBudget(constraint, 64, tokens=bytes_as_tokens)
+    before = budget.advance(budget.start(), b"SELECT a, q.a FROM t")
+    assert before is not None and budget.advance(before, b",") is None

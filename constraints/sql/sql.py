@@ -20,7 +20,7 @@ from constraints.sql.ll1 import LL1, Action
 from constraints.sql.sql_functions import sqlite_functions
 from constraints.sql.sql_lexer import EOF, KEYWORD_TOKENS, KEYWORDS, LexError, Lexer, Partial, Token
 from constraints.sql.sql_schema import Schema, read_schema
-from constraints.sql.sql_completion import scope_names
+from constraints.sql.sql_completion import MAX_EXPANSIONS, scope_keys
 from constraints.sql.sql_scope import Scope, Sem
 from constraints.sql.sql_syntax import GREEDY, SQL_GRAMMAR
 
@@ -39,6 +39,9 @@ _ALIAS_RULE = "as_alias : ID | QID | DQ | STR | " + " | ".join(sorted(KEYWORDS -
 _EOF_TOKEN = Token(EOF)
 _NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _FORWARD_CLAUSES = frozenset({"select", "on", "corder"})  # where a name may refer to one defined later
+_ID_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_") | frozenset(range(0x80, 0x100))
+_WORD_BYTES = _NAME_BYTES | {0x24} | frozenset(range(0x80, 0x100))  # what sqlite reads inside a bare word
+BUDGET_EXPANSIONS = 500  # a budget test's search effort (`SqlConstraint.budget_completion`)
 _QUOTED_BYTES = {close: frozenset(range(0x20, 0x7F)) - {close} for close in b"'\"`]"}  # by closing byte
 
 
@@ -52,18 +55,19 @@ class SqlState:
 
     def __init__(self, partial: Partial | None, stack, sem: Sem, lookahead: "Lookahead | None" = None):
         self.partial, self.stack, self.sem, self.lookahead = partial, stack, sem, lookahead
-        self.shortest: tuple | None = None  # (completion or None, its length or a lower bound, exact), once asked
+        self.shortest: tuple | None = None  # (completion or None, its length or a lower bound, exact, effort), once asked
 
 
 class Lookahead:
     """What may come after one parser state, worked out once and kept: the expected
     terminals, the keywords that pass, and where a token of each class would be checked."""
 
-    __slots__ = ("expected", "keywords", "contexts", "names")
+    __slots__ = ("expected", "keywords", "contexts", "names", "words")
 
     def __init__(self, expected: frozenset):
         self.expected = expected
-        self.names: tuple | None = None  # the names in scope, lower case (neutral_bytes)
+        self.names: tuple | None = None  # the names in scope, folded bytes (`scope_keys`)
+        self.words: dict = {}  # a lower-case word, or a fresh name class -> (stand-in, pieces, length, effort)
         self.keywords: dict[str, bool] = {}
         self.contexts: dict[str, object] = {}
 
@@ -105,6 +109,8 @@ class SqlConstraint(Constraint):
         if partial is not None:
             if lookahead is None:
                 lookahead = Lookahead(self.parser.expected(stack))
+                if stack is state.stack and sem is state.sem:
+                    state.lookahead = lookahead  # a cache of the parser state: its other children share it
             if not self._may_complete(partial, stack, sem, lookahead):
                 return None
         new = SqlState(partial, stack, sem, lookahead)
@@ -113,7 +119,7 @@ class SqlConstraint(Constraint):
             if known[2] and known[0].startswith(chunk):
                 # the chunk follows a shortest completion: its rest is one of the new state (none can be
                 # shorter, or the old state would have a shorter one)
-                new.shortest = (known[0][len(chunk):], known[1] - len(chunk), True)
+                new.shortest = (known[0][len(chunk):], known[1] - len(chunk), True, known[3])
             elif state.partial is not None and partial is not None and partial.kind == state.partial.kind:
                 neutral = self.neutral_bytes(state)
                 if neutral is not None and neutral.issuperset(chunk):
@@ -142,7 +148,7 @@ class SqlConstraint(Constraint):
             return None  # a fresh name there may be a qualifier the completion must repeat (`SELECT q.a FROM t q`)
         lookahead = state.lookahead  # shared by the states of one parser state: the scope's names kept there
         if lookahead.names is None:
-            lookahead.names = tuple({name.lower() for name in scope_names(state.sem)})
+            lookahead.names = scope_keys(state.sem)
         fresh = self.completions.is_fresh_word(partial.data, lookahead.names, keywords=kind == "word")
         return neutral if fresh else None
 
@@ -200,26 +206,102 @@ class SqlConstraint(Constraint):
     def shortest_completion(self, state: SqlState) -> bytes | None:
         """A shortest completion in bytes (sql_completion.py: A* over tokens through the parser and its
         scope checks; exact). Computed once per state. Where the search gives up (a bounded number of
-        nodes), the text is the unfinished best guess padded to a lower bound of the true length."""
+        nodes), the text is a stand-in (spaces) whose length is a lower bound of the true length."""
         return self._shortest(state)[0]
 
+    def budget_completion(self, state: SqlState) -> bytes | None:
+        """The shortest completion if a search of at most BUDGET_EXPANSIONS nodes finds it, else None: under
+        a token budget a particle keeps only prefixes with a completion known to fit, and the states where
+        a search gives up are mostly ones with no completion at all (`SELECT a, q.a FROM t, ` where only a
+        USING join would do), where a give-up costs its whole effort."""
+        text, length, exact, _ = self._shortest(state, BUDGET_EXPANSIONS)
+        return text if exact else None
+
     def min_completion_bytes(self, state: SqlState) -> int | None:
-        text, length = self._shortest(state)
+        length = self._shortest(state)[1]
         return None if length < 0 else length
 
-    def _shortest(self, state: SqlState) -> tuple:
+    def _shortest(self, state: SqlState, effort: int = MAX_EXPANSIONS) -> tuple:
+        """(text, length, exact, effort): a search's answer for `state`, kept on the state; a give-up under a
+        smaller effort is searched again."""
         known = state.shortest
-        if known is None:
+        if known is None or not (known[2] or known[1] < 0 or known[3] >= effort):
             if self.is_accepting(state):
-                known = (b"", 0, True)
+                known = (b"", 0, True, effort)
             else:
-                text, length = self.completions.shortest(state)
-                exact = text is not None
-                if text is None and length >= 0:
-                    text = b" " * length  # gave up: a stand-in whose length is a lower bound
-                known = (text, length, exact)
+                pieces, length = self._class_pieces(state, effort) or self.completions.shortest_pieces(state, effort)
+                exact = pieces is not None
+                text = b"".join(pieces) if exact else b" " * max(length, 0)  # gave up: a stand-in of the lower bound
+                known = (text if length >= 0 else None, length, exact, effort)
             state.shortest = known
-        return known[:2]
+        return known
+
+    def _class_pieces(self, state: SqlState, effort: int) -> tuple | None:
+        """The shortest completion of a state that ends inside a name, from a search shared with the other
+        names of its class at the same parser state; None where that does not apply.
+
+        Words that differ in ASCII case only have the same completions (sqlite folds keywords and names
+        so): the lower-case word's serves them all, verbatim. Names that can only become fresh ones (no
+        keyword, schema or in-scope name starts with them: `_fresh_class`) are interchangeable with any
+        other of the same length and spelling: renaming one to the other maps the completions of one
+        state onto the other's, lengths kept. A completion may have to repeat the name (`SELECT q` ->
+        `.* FROM t q`), so its length depends on the name's length: one search of a stand-in per length
+        serves every such name a token mask meets there, the name put back in place of the stand-in's."""
+        partial = state.partial
+        if partial is None or not state.sem.frames or partial.kind not in ("word", "quote", "bracket") or partial.closed:
+            return None
+        lookahead = state.lookahead
+        if lookahead.names is None:
+            lookahead.names = scope_keys(state.sem)
+        data = partial.data
+        spelled = self._fresh_class(partial.kind, data, lookahead.names)
+        key = (partial.kind, partial.quote, spelled, len(data)) if spelled else data.lower()
+        if spelled is None and partial.kind != "word":
+            return None
+        known = lookahead.words.get(key)
+        if known is None or not (known[1] is not None or known[2] < 0 or known[3] >= effort):
+            stand_in = data.lower()
+            if spelled:
+                stand_in = next((letter * len(data) for letter in (b"z", b"q", b"j", b"k", b"v", b"w", b"%")
+                                 if self._fresh_class(partial.kind, letter * len(data), lookahead.names) == spelled),
+                                None)
+                if stand_in is None:
+                    return None
+            stand_in_state = SqlState(Partial(partial.kind, stand_in, quote=partial.quote), state.stack, state.sem,
+                                      lookahead)
+            found = self.completions.shortest_pieces(stand_in_state, effort)
+            if len(lookahead.words) >= 256:
+                lookahead.words.clear()
+            known = lookahead.words[key] = (stand_in,) + found + (effort,)
+        stand_in, pieces, length, _ = known
+        if pieces is None or not spelled:
+            return pieces, length
+        rest = pieces[0] if partial.kind == "word" else pieces[0][:-1].replace(b"''", b"'").replace(b'""', b'"')
+        if len(rest) != len(pieces[0]) - (partial.kind != "word"):
+            return None  # an escaped quote in the finished name: not renamed
+        wrap = (lambda name: name) if spelled == "bare" else (lambda name: b"[" + name + b"]")
+        finished, renamed_name = wrap(stand_in + rest), wrap(data + rest)
+        renamed = [pieces[0]]
+        for piece in pieces[1:]:
+            if piece == finished or piece == b" " + finished:
+                piece = piece[:len(piece) - len(finished)] + renamed_name
+            renamed.append(piece)
+        return tuple(renamed), length
+
+    def _fresh_class(self, kind: str, data: bytes, names: tuple) -> str | None:
+        """How a name that can only be a fresh one is spelled where a completion repeats it: "bare" (an
+        identifier no keyword starts with) or "bracket" (`[...]`); None if it is not fresh, or its spelling
+        depends on more than its length (a word that is the generated fresh name, `]` inside)."""
+        completions = self.completions
+        if kind == "word":
+            fresh = data.lower() != completions.fresh.encode() and completions.is_fresh_word(data, names)
+            return "bare" if fresh else None
+        if data and data[0] in _ID_START and all(b in _WORD_BYTES for b in data):
+            fresh = data.lower() != completions.fresh.encode() and completions.is_fresh_word(data, names)
+            return "bare" if fresh else None
+        if b"]" in data or not completions.is_fresh_word(data, names, keywords=False):
+            return None
+        return "bracket"
 
     @cached_property
     def completions(self):

@@ -25,7 +25,7 @@ from typing import Any
 
 from constraints.sql.ll1 import Action
 from constraints.sql.sql_lexer import (BLOB, DQ, EOF, ID, KEYWORD_TOKENS, KEYWORDS, NUM, QID, STR, LexError, Lexer,
-                                       Partial, Token, word_token)
+                                       Partial, Token, fold, word_token)
 from constraints.sql.sql_scope import COLLATIONS, Ref
 
 INF = 10 ** 9
@@ -105,6 +105,15 @@ def scope_names(sem: Any) -> set:
     return names
 
 
+def scope_keys(sem: Any) -> tuple:
+    """The names in a state's scope (`scope_names`) as folded bytes, for `SqlCompletions.is_fresh_word`."""
+    keys = set()
+    for name in scope_names(sem):
+        keys.add(fold(name).encode("utf-8", "surrogateescape"))
+        keys.add(name.lower().encode("utf-8", "surrogateescape"))
+    return tuple(keys)
+
+
 class SqlCompletions:
     """The shortest completions of one `SqlConstraint`'s states (see the module docstring)."""
 
@@ -117,8 +126,11 @@ class SqlCompletions:
                                    | {"true", "false"})
         taken = {n.lower() for n in self.static_names}
         self._static_taken = frozenset(taken)
-        self._static_lower = sorted(taken)
-        self._keywords_sorted = sorted(KEYWORDS)
+        # Names as folded bytes for `is_fresh_word`: sqlite's folding, and Python's (which also folds
+        # non-ASCII letters) to stay on the safe side
+        self._static_folded = sorted({fold(n).encode("utf-8", "surrogateescape") for n in self.static_names}
+                                     | {t.encode("utf-8", "surrogateescape") for t in taken})
+        self._keywords_sorted = sorted(k.encode() for k in KEYWORDS)
         self.fresh = next(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in taken)
         # Spellings by terminal: (spelling, token) pairs; names are added per state (aliases in scope).
         self.fixed: dict[str, list[tuple[bytes, Token]]] = {}
@@ -179,18 +191,19 @@ class SqlCompletions:
 
     def is_fresh_word(self, data: bytes, in_scope: tuple, keywords: bool = True) -> bool:
         """Whether the unfinished name `data` can only become a fresh name: no keyword (for a bare word), schema,
-        function or collation name, and no name in scope (`in_scope`, lower case), starts with it. Such a word's name characters
-        change neither what may follow nor the shortest completion (SqlConstraint.neutral_bytes)."""
-        if not data.isascii() or (keywords and data in (b"x", b"X")):  # X'..' starts a blob
+        function or collation name, and no name in scope (`in_scope`, from `scope_keys`), starts with it. Such
+        a word's name characters change neither what may follow nor the shortest completion
+        (SqlConstraint.neutral_bytes), and words of one length are interchangeable (SqlConstraint._shortest)."""
+        if keywords and data in (b"x", b"X"):  # X'..' starts a blob
             return False
-        text = data.decode()
-        upper, lower = text.upper(), text.lower()
-        checks = [(self._keywords_sorted, upper), (self._static_lower, lower)] if keywords else [(self._static_lower, lower)]
+        folded = data.lower()  # sqlite folds ASCII letters only; so does bytes.lower()
+        checks = ((self._keywords_sorted, data.upper()), (self._static_folded, folded)) if keywords \
+            else ((self._static_folded, folded),)
         for names, key in checks:
             at = bisect.bisect_left(names, key)
             if at < len(names) and names[at].startswith(key):
                 return False
-        return not any(name.startswith(lower) for name in in_scope)
+        return not any(name.startswith(folded) for name in in_scope)
 
     def _scope_names(self, sem: Any) -> dict:
         """Spellings of names for this state: the schema's, the fresh one, the aliases in scope and the
@@ -646,7 +659,13 @@ class SqlCompletions:
 
     def shortest(self, state: Any, max_expansions: int = MAX_EXPANSIONS) -> tuple[bytes | None, int]:
         """(a shortest completion of `state`, its length) by A*; (None, lower bound) if the search gave up;
-        (None, -1) if no completion exists.
+        (None, -1) if no completion exists."""
+        pieces, length = self.shortest_pieces(state, max_expansions)
+        return (None if pieces is None else b"".join(pieces)), length
+
+    def shortest_pieces(self, state: Any, max_expansions: int = MAX_EXPANSIONS) -> tuple[tuple | None, int]:
+        """`shortest` with the completion as its pieces: the suffix that finishes the unfinished token,
+        then one token's spelling each (a space before it where the tokens would touch).
 
         Children are made lazily, shortest token first (partial-expansion A*): a node popped with key F
         makes the children whose token alone keeps g + length <= F, and goes back with the next length as
@@ -674,7 +693,7 @@ class SqlCompletions:
             key, minus_g, _, node, at = heapq.heappop(frontier)
             stack, sem, spelled, term, path = node
             if stack is None:  # the end of input was read: an accepted query
-                return b"".join(path), -minus_g
+                return path, -minus_g
             if expansions >= max_expansions:
                 return None, key
             g = -minus_g
