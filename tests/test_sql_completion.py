@@ -126,6 +126,22 @@ def test_spider_completions_are_accepted_run_and_no_longer_than_the_gold_rest():
 
 
 @pytest.mark.skipif(not SPIDER.is_dir(), reason="Spider data not available")
+def test_the_budget_search_finds_every_gold_prefix_completion():
+    """The token budget searches at most BUDGET_EXPANSIONS nodes and refuses a state where that finds nothing;
+    on this sample of prefixes of Spider's gold queries it finds a completion as short as the full search's
+    (over all 15,494 byte prefixes of 150 gold queries, 7 need more than 100 nodes: docs/constraints.md)."""
+    from constraints.sql.sql import BUDGET_EXPANSIONS
+    databases: dict = {}
+    for db, query, cut in spider_prefixes(40, seed=7):
+        constraint = databases.setdefault(db, sql(SPIDER / "databases" / db / f"{db}.sqlite"))
+        state = constraint.advance(constraint.start(), query[:cut])
+        full = constraint.completions.shortest(state)
+        quick = constraint.completions.shortest(state, max_expansions=BUDGET_EXPANSIONS)
+        assert full[0] is not None and quick[0] is not None and quick[1] == full[1], (query[:cut], full, quick)
+        assert constraint.budget_completion(state) is not None
+
+
+@pytest.mark.skipif(not SPIDER.is_dir(), reason="Spider data not available")
 def test_the_schema_part_of_the_bound_never_overestimates():
     """With only the grammar's bound (plainly a lower bound) the search is slow but exact: where it finishes,
     it finds the same lengths as the search with the FROM-clause bounds."""

@@ -41,7 +41,7 @@ _NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _FORWARD_CLAUSES = frozenset({"select", "on", "corder"})  # where a name may refer to one defined later
 _ID_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_") | frozenset(range(0x80, 0x100))
 _WORD_BYTES = _NAME_BYTES | {0x24} | frozenset(range(0x80, 0x100))  # what sqlite reads inside a bare word
-BUDGET_EXPANSIONS = 500  # a budget test's search effort (`SqlConstraint.budget_completion`)
+BUDGET_EXPANSIONS = 100  # a budget test's search effort (`SqlConstraint.budget_completion`)
 _QUOTED_BYTES = {close: frozenset(range(0x20, 0x7F)) - {close} for close in b"'\"`]"}  # by closing byte
 
 
