@@ -2,8 +2,10 @@
 
 Bytes go through sqlite's tokenizer (`sql_lexer`), tokens through an LL(1) parser of the
 SELECT syntax (`sql_syntax`, `ll1`) whose actions check names and scopes against the
-schema (`sql_scope`). The prefix test is exact for the language of docs/sql.md: a prefix
-is refused as soon as no accepted query starts with it. `grammar` and `canonical_twist`
+schema (`sql_scope`). The prefix test is exact for the language of docs/sql.md (a prefix
+is refused as soon as no accepted query starts with it) but for one kind of dead end it cannot
+see: a qualifier still to be bound whose every table would make a bare column ambiguous
+(`SELECT a, q.a FROM t,`); the completion search gives up there (`budget_completion`). `grammar` and `canonical_twist`
 give the single-spelling Lark grammar of `sql_grammar.py`, for tools that need a
 context-free grammar and for generation that prefers one spelling.
 """
