@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
 from shared_data import JSONSCHEMABENCH
 from constraints.base import ConstraintError
@@ -143,6 +143,10 @@ def _constraint_or_empty(schema, values, whitespace):
 
 @SETTINGS
 @given(_schemas(), st.lists(JSON_VALUES, min_size=1, max_size=6), st.sampled_from(["compact", "minified", "any"]))
+@example(  # found by Hypothesis: the only pattern's value is unsatisfiable, so `{"a` starts no key
+    schema={"type": "object", "patternProperties": {"^a": {"allOf": [{"type": "string"}, {"type": "number", "multipleOf": 0.5}]}},
+            "additionalProperties": False, "maxProperties": 2},
+    values=[{"a": None}], whitespace="compact")
 def test_generated_schemas_accept_exactly_the_valid_documents(schema, values, whitespace):
     constraint = _constraint_or_empty(schema, values, whitespace)
     if constraint is None:

@@ -811,10 +811,13 @@ class CompiledSchema:
                 elif leaf.property_names != TRUE:
                     name_checks.append(self.node_validator(leaf.property_names))
             if leaf.additional == FALSE or not self.alternatives(self.nodeset({leaf.additional})):
-                patterns = tuple(self.partial_regex(p) for p, _ in leaf.pattern_properties)
+                # a key whose value no instance satisfies is no key: its name or pattern is left out
+                patterns = tuple(self.partial_regex(p) for p, node in leaf.pattern_properties
+                                 if self.inhabited(self.nodeset({node})))
                 if any(p is None for p in patterns):
                     continue  # a pattern the partial matcher can't read: no key pruning
-                closed.append((tuple(sorted(leaf.properties)), patterns))
+                closed.append((tuple(sorted(name for name, node in leaf.properties.items()
+                                            if self.inhabited(self.nodeset({node})))), patterns))
         listed = None if self.allow_extra_keys else self._listed_keys(leaves)
         if listed is not None:
             patterns = tuple(self.partial_regex(p) for p in listed[1])

@@ -174,7 +174,8 @@ class SqlCompletions:
         self._table_rules = (self.parser.index["from_list"], self.parser.index["table_item"])
         self.nonterminal_matrix = self._fixpoint()
         self._bounds: dict[int, tuple] = {}
-        self._candidate_lists: dict[frozenset, list] = {}
+        self._candidate_lists: dict[tuple, list] = {}
+        self._names_by_extra: dict[frozenset, dict] = {}
 
     # -- spellings -----------------------------------------------------------------------------
 
@@ -205,14 +206,21 @@ class SqlCompletions:
                 return False
         return not any(name.startswith(folded) for name in in_scope)
 
-    def _scope_names(self, sem: Any) -> dict:
-        """Spellings of names for this state: the schema's, the fresh one, the aliases in scope and the
-        names that references waiting for a FROM clause use."""
-        extra = scope_names(sem) - self._static_taken
+    def _scope_names(self, sem: Any) -> tuple[frozenset, dict]:
+        """(the names beyond the schema's, spellings of every name for this state): the schema's, the fresh
+        one, the aliases in scope and the names that references waiting for a FROM clause use. Kept per set
+        of extra names: a search meets the same few sets at many nodes."""
+        extra = frozenset(scope_names(sem) - self._static_taken)
         if not extra:
-            return self.static_spellings
-        names = self._name_spellings(sorted(extra))
-        return {term: self.static_spellings[term] + names[term] for term in names}
+            return extra, self.static_spellings
+        known = self._names_by_extra.get(extra)
+        if known is None:
+            if len(self._names_by_extra) >= 4096:
+                self._names_by_extra.clear()
+                self._candidate_lists.clear()
+            names = self._name_spellings(sorted(extra))
+            known = self._names_by_extra[extra] = {term: self.static_spellings[term] + names[term] for term in names}
+        return extra, known
 
     # -- the bound -----------------------------------------------------------------------------
 
@@ -638,23 +646,24 @@ class SqlCompletions:
         except LexError:
             return None
 
-    def _candidates(self, expected: frozenset, names: dict, positions: bool) -> list:
+    def _candidates(self, expected: frozenset, scope: tuple[frozenset, dict], positions: bool) -> list:
         """The tokens that may come next, as (spelled length, class, spelling, token), shortest first
-        (kept per set of expected classes while only the schema's names are in scope). Numbers are 1 and
+        (kept per set of expected classes and set of extra names, `_scope_names`). Numbers are 1 and
         0 (the only ones the actions tell apart), and 2-9 where `positions`: in an ORDER/GROUP BY term,
         where a number names a result column."""
-        static = names is self.static_spellings
-        if static:
-            known = self._candidate_lists.get((expected, positions))
-            if known is not None:
-                return known
+        extra, names = scope
+        key = (expected, positions, extra)
+        known = self._candidate_lists.get(key)
+        if known is not None:
+            return known
         found = [(len(text), term, text, token) for term in expected if term != EOF
                  for text, token in self._spellings(term, names)]
         if positions and NUM in expected:
             found += [(len(text), NUM, text, token) for text, token in self.positions]
         found.sort(key=lambda c: c[0])
-        if static:
-            self._candidate_lists[(expected, positions)] = found
+        if len(self._candidate_lists) >= 16_384:
+            self._candidate_lists.clear()
+        self._candidate_lists[key] = found
         return found
 
     def shortest(self, state: Any, max_expansions: int = MAX_EXPANSIONS) -> tuple[bytes | None, int]:
@@ -684,7 +693,7 @@ class SqlCompletions:
         if state.partial is None:
             push(0, state.stack, state.sem, b"", "", ())
         else:
-            for suffix, token, spelled in self._finish_partial(state.partial, self._scope_names(state.sem)):
+            for suffix, token, spelled in self._finish_partial(state.partial, self._scope_names(state.sem)[1]):
                 fed = feed(state.stack, state.sem, token)
                 if fed is not None:
                     push(len(suffix), fed[0], fed[1], spelled, token.term, (suffix,))
