@@ -83,6 +83,11 @@ class Constraint(ABC):
         advances made: one trie walk (a token-level constraint such as TokenBudget overrides it)."""
         return trie.mask(self, state)
 
+    def token_candidates(self, trie: Any, state: State) -> tuple[Any, int] | None:
+        """A superset of `token_mask`'s tokens that is much cheaper to find, and its work; None where there is
+        none. AWRS's fallback then draws among them, testing only the tokens it draws (inference.awrs)."""
+        return None
+
     def viable(self, prefix: bytes) -> bool:
         """Some accepted string starts with `prefix`."""
         return self.advance(self.start(), prefix) is not None

@@ -197,6 +197,14 @@ class TokenBudget(Constraint):
         self._masks[key] = result
         return result
 
+    def token_candidates(self, trie: Any, state: State) -> tuple[Any, int]:
+        """The inner constraint's tokens (one trie walk, no completion searches): a superset of the mask,
+        where each token's budget test may cost a search (SQL)."""
+        inner, used = state
+        if self.room(used + 1) < 0:
+            return np.zeros(trie.size, dtype=bool), 0
+        return trie.mask(self.inner, inner)
+
     def viable(self, prefix: bytes) -> bool:
         """`prefix` read as one token."""
         return self.advance(self.start(), prefix) is not None

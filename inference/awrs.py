@@ -33,6 +33,13 @@ accepted, nothing changes. If all C are rejected (event R_C), there are two ways
       E[Z_hat 1{x=v}] = Z P(x=v, not R_C) + Z P(x=v, R_C) = Z P(x=v) = p(v) c(v).
   The work is at most C tests + the mask's work + 1 (the chosen token is tested, which gives
   the caller its constraint state and checks that mask and `accepts` agree on it).
+* with `candidates` (a superset of A that is much cheaper to find than the mask, such as a grammar's
+  mask under a token budget whose own test costs a search per token): remove the C rejected draws D
+  from it, leaving mass m = p(candidates minus D), and run AWRS without a cap on p restricted to what
+  is left, normalized. That draw has law p c / Z exactly (A lies inside what is left), and its
+  estimate Z_q has conditional mean p(A) / m given the token; the weight m Z_q has mean Z = p(A).
+  The same argument as for the mask then makes the whole draw properly weighted, with only the
+  drawn candidates tested instead of every token of A.
 * without a mask: draw v_{C+1} without testing-before-choosing and return it with weight
   t_{C+1} = c(v_{C+1}) (1 - M_C) (one test). Properly weighted by the same unbiasedness of t_{C+1}
   (a rejected v_{C+1} is returned as None, weight 0), but the token law is no longer p c / Z and
@@ -183,7 +190,8 @@ class WithoutReplacementDraws:
 
 
 def awrs(rng: Any, probs: "np.ndarray | TokenBlocks | Any", accepts: Callable[[int], bool], *, extra_draws: int = 1,
-         max_rejections: int | None = None, mask: Callable[[], tuple[np.ndarray, int]] | None = None) -> TokenDraw:
+         max_rejections: int | None = None, mask: Callable[[], tuple[np.ndarray, int]] | None = None,
+         candidates: Callable[[], "tuple[np.ndarray, int] | None"] | None = None) -> TokenDraw:
     """Sample x ~ p(x)c(x)/Z without testing the whole vocabulary; return x and log Z_hat.
 
     `probs` are the LM's next-token probabilities (float64, summing to 1), or their `token_blocks`;
@@ -191,7 +199,9 @@ def awrs(rng: Any, probs: "np.ndarray | TokenBlocks | Any", accepts: Callable[[i
     estimate Z. `max_rejections` (C) bounds the rejection loop (None: no bound); after C rejections,
     `mask()` -> (boolean accept mask over the vocabulary, constraint work it did) is called and the
     token drawn from it with the exact Z as weight, or, without `mask`, one untested draw is returned
-    (see the module docstring). `mask` must agree with `accepts` on every token.
+    (see the module docstring). `mask` must agree with `accepts` on every token. `candidates()`, if given,
+    is tried first after C rejections: (a boolean superset of the accepted tokens, its work), or None to
+    use the mask; the token is then drawn among the candidates, testing only those drawn.
     """
     if extra_draws < 1:
         raise ValueError(f"extra_draws must be >= 1, got {extra_draws}")
@@ -218,6 +228,11 @@ def awrs(rng: Any, probs: "np.ndarray | TokenBlocks | Any", accepts: Callable[[i
         if undrawn <= 0.0:
             return TokenDraw(None, -math.inf, evaluations, rejections)
         capped = max_rejections is not None and rejections >= max_rejections
+        superset = candidates() if capped and mask is not None and candidates is not None else None
+        if superset is not None:
+            token, log_z, work = _draw_from_candidates(rng, blocks.full(), superset, known, test)
+            evaluations += work
+            return TokenDraw(token, log_z, evaluations, rejections, masked=True)
         if capped and mask is not None:
             token, log_z, work = _draw_from_mask(rng, blocks.full(), mask, rejected=known)
             evaluations += work
@@ -263,6 +278,27 @@ def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray
             raise ValueError(f"mask() accepts token {token} but accepts({token}) rejected it: they must agree")
     draw = masked_sample(rng, p, allowed)  # accepted tokens are undrawn ones, so this is p c restricted to them
     return draw.token, draw.log_weight, int(work)
+
+
+def _draw_from_candidates(rng: Any, p: np.ndarray, superset: tuple, rejected: dict[int, bool],
+                          test: Callable[[int], bool]) -> tuple[int | None, float, int]:
+    """A token from p restricted to the candidates less the rejected draws, by uncapped AWRS over them, with
+    its weight times their mass (module docstring), and the work the candidates' search reported."""
+    if not (isinstance(superset, tuple) and len(superset) == 2):
+        raise ValueError(f"candidates() must return (superset mask, constraint work) or None, got {type(superset).__name__}")
+    allowed, work = superset
+    allowed = np.asarray(allowed)
+    if allowed.dtype != np.bool_ or allowed.shape != p.shape:
+        raise ValueError(f"candidates() must return a boolean array of shape {p.shape}, got {allowed.dtype} {allowed.shape}")
+    left = np.where(allowed, p, 0.0)
+    left[list(rejected)] = 0.0  # the budget ran out: every token drawn so far was rejected
+    mass = float(left.sum())
+    if mass <= 0.0:
+        return None, -math.inf, int(work)
+    draw = awrs(rng, left / mass, test)
+    if draw.token is None:
+        return None, -math.inf, int(work)
+    return draw.token, draw.log_weight + math.log(mass), int(work)
 
 
 def masked_sample(rng: Any, probs: np.ndarray, mask: np.ndarray) -> TokenDraw:

@@ -275,3 +275,35 @@ def test_generation_with_the_mask_fallback_is_properly_weighted(tiny, budget):
     report = semantics.check_proper_weighting(run, {text: p * z for text, p in target.items()},
                                               key=lambda particle: particle.output, atol=0.0, rtol=1e-9)
     assert trie.calls > (report.outcomes if budget == 0 else 0)  # the fallback ran (every step with budget 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(mixed_problems(), st.integers(0, 2), st.sampled_from([None, 1, 2]), st.data())
+def test_candidate_fallback_samples_p_c_over_z_and_is_properly_weighted(problem, cap, block_size, data):
+    """After `cap` rejections AWRS draws among a superset of the accepted tokens (less the rejected draws),
+    testing only what it draws: the token law is p c / Z and E[w 1{x = v}] = p(v) c(v), exactly."""
+    probs, accept = problem
+    superset = [a or data.draw(st.booleans()) for a in accept]
+    c = np.array(accept, dtype=float)
+    z = math.fsum(probs * c)
+
+    def candidates():
+        return np.array(superset, dtype=bool), 5
+
+    def mask():
+        raise AssertionError("the mask is not computed when candidates are given")
+
+    source = probs if block_size is None else token_blocks(probs, block_size)
+    law, weighted, total = np.zeros(len(probs)), np.zeros(len(probs)), 0.0
+    for outcome in semantics.explore(lambda rng: awrs(rng, source, lambda i: accept[i], max_rejections=cap,
+                                                      mask=mask, candidates=candidates)):
+        draw, prob = outcome.value, math.exp(outcome.log_prob)
+        total += prob
+        if draw.token is not None:
+            assert superset[draw.token] and accept[draw.token]
+            law[draw.token] += prob
+            weighted[draw.token] += prob * math.exp(draw.log_weight)
+    assert total == pytest.approx(1.0, abs=1e-12)
+    expected_law = probs * c / z if z > 0 else np.zeros(len(probs))
+    np.testing.assert_allclose(law, expected_law, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weighted, probs * c, rtol=1e-9, atol=0)

@@ -121,7 +121,7 @@ def test_awrs_with_the_mask_fallback_and_the_budget_is_properly_weighted(tiny, p
     z, target = budget_target(tiny, budget)
 
     def run(rng):
-        model = ConstrainedGeneration(tiny, "", constraint, max_tokens=max_tokens, awrs_budget=1)
+        model = ConstrainedGeneration(tiny, "", constraint, max_tokens=max_tokens, awrs_budget=1, fallback="mask")
         return smc(model, particles=1, rng=rng, max_steps=max_tokens + 1)
 
     weighted, dead = weighted_outputs(run)
@@ -195,3 +195,20 @@ def test_counting_the_shortest_completion_in_tokens_can_be_stricter_than_the_exa
     exact = TokenBudget(constraint, 3, tokens=searched_over(ordinary_tokens(tiny)))
     assert exact.advance(exact.start(), b"ab") is not None and exact.advance(exact.start(), b"a") is None
 
+
+
+@pytest.mark.parametrize("pattern,max_tokens", [(r"(ab|b)a?", 3), (r"(a|b)*b", 2)])
+def test_awrs_with_the_candidate_fallback_and_the_budget_is_properly_weighted(tiny, pattern, max_tokens):
+    """After its rejections AWRS draws among the grammar's tokens (the budget's cheap superset), testing the
+    budget only on what it draws: still properly weighted for the budgeted target, every random choice enumerated."""
+    constraint = constraints.regex(pattern)
+    budget = TokenBudget(constraint, max_tokens, tokens=spelled_by(vocabulary_trie(tiny)))
+    z, target = budget_target(tiny, budget)
+
+    def run(rng):
+        model = ConstrainedGeneration(tiny, "", constraint, max_tokens=max_tokens, awrs_budget=1)
+        return smc(model, particles=1, rng=rng, max_steps=max_tokens + 1)
+
+    weighted, dead = weighted_outputs(run)
+    assert_properly_weighted(weighted, z, target)
+    assert dead == 0.0

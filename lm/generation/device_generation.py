@@ -54,10 +54,13 @@ class _SharedVerdicts:
     test or a vocabulary mask made for one serves them all; nothing drawn changes.
     """
 
-    def __init__(self, vocabulary: Any, constraint: Any, mask_for: Callable[[Any], Any]):
+    def __init__(self, vocabulary: Any, constraint: Any, mask_for: Callable[[Any], Any],
+                 candidates_for: Callable[[Any], Any] | None = None):
         self.vocabulary, self.constraint, self.mask_for = vocabulary, constraint, mask_for
+        self.candidates_for = candidates_for
         self._verdicts: dict[int, dict[int, Any]] = {}
         self._masks: dict[int, tuple[np.ndarray, int]] = {}
+        self._candidates: dict[int, Any] = {}
         self._alive: list[Any] = []  # the states keyed by id() stay alive for the step
 
     def accepts(self, state: Any, states: dict) -> Callable[[int], bool]:
@@ -90,16 +93,32 @@ class _SharedVerdicts:
 
         return compute
 
+    def candidates(self, state: Any) -> Callable[[], Any] | None:
+        """AWRS's cheaper fallback set at `state` (generation.vocabulary_candidates), made once per state and step."""
+        if self.candidates_for is None:
+            return None
+
+        def compute() -> Any:
+            if id(state) not in self._candidates:
+                self._candidates[id(state)] = self.candidates_for(state)
+                self._alive.append(state)
+            made = self._candidates[id(state)]
+            return None if made is None else (made[0].copy(), made[1])
+
+        return compute
+
 
 class ConstrainedDecodePopulation:
     """N particles of constrained generation in a StaticDecoder's rows (see the module docstring)."""
 
     def __init__(self, llm: Any, prompt_ids: Sequence[int], n: int, max_tokens: int, decoder: Any, constraint: Any, *,
                  sampler: str, temperature: float, awrs_budget: int | None, mask_for: Callable[[Any], Any],
-                 twist: Callable[[bytes], float] | None = None, potential: Callable[[bytes], float] | None = None):
+                 twist: Callable[[bytes], float] | None = None, potential: Callable[[bytes], float] | None = None,
+                 candidates_for: Callable[[Any], Any] | None = None):
         self.llm, self.ids, self.n, self.max_tokens = llm, list(prompt_ids), n, max_tokens
         self.decoder, self.constraint, self.sampler = decoder, constraint, sampler
         self.temperature, self.awrs_budget, self.mask_for = float(temperature), awrs_budget, mask_for
+        self.candidates_for = candidates_for
         self.twist_fn, self.potential = twist, potential
         self.vocabulary = llm.vocabulary
         self.eos = int(self.vocabulary.eos_ids[0])
@@ -133,14 +152,15 @@ class ConstrainedDecodePopulation:
         self.twists[:] = 0.0
         batch = SortedBatch(self._probabilities())
         chosen = [self.eos] * self.n
-        shared = _SharedVerdicts(self.vocabulary, self.constraint, self.mask_for)
+        shared = _SharedVerdicts(self.vocabulary, self.constraint, self.mask_for, self.candidates_for)
         for i in range(self.n):
             if self.finished[i]:
                 continue
             states: dict = {}
             state = self.states[i]
             draw = draw_token(rng, batch.row(i), self.sampler, shared.accepts(state, states),
-                              awrs_budget=self.awrs_budget, mask=shared.mask(state))
+                              awrs_budget=self.awrs_budget, mask=shared.mask(state),
+                              candidates=shared.candidates(state))
             self.evaluations[i] += draw.evaluations
             self.log_w[i] += draw.log_weight
             if draw.token is None or draw.log_weight == -math.inf:

@@ -61,8 +61,11 @@ class ConstrainedGeneration(ppl.Model):
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
                  potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None,
-                 awrs_budget: int | None = AWRS_BUDGET, budget: bool = True):
+                 awrs_budget: int | None = AWRS_BUDGET, budget: bool = True, fallback: str = "candidates"):
         super().__init__()
+        if fallback not in ("candidates", "mask"):
+            raise ValueError(f"fallback must be 'candidates' or 'mask', got {fallback!r}")
+        self.fallback = fallback
         if sampler not in ("awrs", "mask", "prior"):
             raise ValueError(f"sampler must be 'awrs', 'mask' or 'prior', got {sampler!r}")
         if awrs_budget is not None and (isinstance(awrs_budget, bool) or not isinstance(awrs_budget, int)
@@ -96,11 +99,17 @@ class ConstrainedGeneration(ppl.Model):
         trie = self.trie if self.trie is not None else vocabulary_trie(self.llm)
         return vocabulary_mask(self.llm, trie, self.constraint, self.state)
 
+    def _candidates(self) -> tuple[np.ndarray, int] | None:
+        """A cheaper superset of the mask for AWRS's fallback (`vocabulary_candidates`)."""
+        trie = self.trie if self.trie is not None else vocabulary_trie(self.llm)
+        return vocabulary_candidates(self.llm, trie, self.constraint, self.state)
+
     def _draw(self, rng: Any, logprobs: np.ndarray) -> tuple[Any, float]:
         states: dict = {}
         draw = draw_token(rng, tempered_probabilities(logprobs, self.temperature), self.sampler,
                           lambda i: accepts_token(self.llm.vocabulary, self.constraint, self.state, i, states),
-                          awrs_budget=self.awrs_budget, mask=self._mask)
+                          awrs_budget=self.awrs_budget, mask=self._mask,
+                          candidates=self._candidates if self.fallback == "candidates" else None)
         self.evaluations += draw.evaluations
         if draw.token is None:
             self.rejected = True
@@ -155,6 +164,17 @@ def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: An
     mask, advances = constraint.token_mask(trie, state)
     mask[list(llm.vocabulary.eos_ids)] = constraint.is_accepting(state)
     return mask, advances + 1
+
+
+def vocabulary_candidates(llm: Any, trie: TokenTrie, constraint: Constraint, state: Any) -> tuple[np.ndarray, int] | None:
+    """A cheaper superset of `vocabulary_mask` for AWRS's fallback (`Constraint.token_candidates`; None where the
+    constraint has none), every end-of-sequence id included (the test of a drawn one decides)."""
+    found = constraint.token_candidates(trie, state)
+    if found is None:
+        return None
+    mask, work = found
+    mask[list(llm.vocabulary.eos_ids)] = True
+    return mask, work + 1
 
 
 def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, particles: int = 8, method: str = "smc",
@@ -247,10 +267,13 @@ def _device_generate(llm: Any, prompt: Any, constraint: Constraint | None, decod
     def mask_for(state: Any) -> tuple[np.ndarray, int]:
         return vocabulary_mask(llm, vocabulary_trie(llm), constraint, state)
 
+    def candidates_for(state: Any) -> tuple[np.ndarray, int] | None:
+        return vocabulary_candidates(llm, vocabulary_trie(llm), constraint, state)
+
     population = ConstrainedDecodePopulation(llm, ids, check_particles(particles), steps, decoder, constraint,
                                              sampler=sampler, temperature=float(temperature),
                                              awrs_budget=AWRS_BUDGET, mask_for=mask_for, twist=twist,
-                                             potential=potential)
+                                             potential=potential, candidates_for=candidates_for)
     selection = EssResampling(check_ess_threshold(threshold), check_scheme(resampling))
     return run_smc(population, ppl.rng(rng), selection, max_steps=steps + 1, name="generate", observer=on_step,
                    history=HistoryRecorder() if record else None)

@@ -40,11 +40,13 @@ def accepts_token(vocabulary: Any, constraint: Constraint, state: Any, token_id:
 
 
 def draw_token(rng: Any, probs: Any, sampler: str, accepts: Callable[[int], bool], *, awrs_budget: int | None,
-               mask: Mask) -> TokenDraw:
-    """The next token under `sampler` ("awrs", "mask" or "prior"; see the module docstring)."""
+               mask: Mask, candidates: Callable[[], "tuple[np.ndarray, int] | None"] | None = None) -> TokenDraw:
+    """The next token under `sampler` ("awrs", "mask" or "prior"; see the module docstring). AWRS's fallback
+    draws among `candidates()` where they are given (a cheaper superset of the mask: inference.awrs)."""
     blocks = probs if hasattr(probs, "masses") else token_blocks(probs)
     if sampler == "awrs":
-        return awrs(rng, blocks, accepts, max_rejections=awrs_budget, mask=mask if awrs_budget is not None else None)
+        return awrs(rng, blocks, accepts, max_rejections=awrs_budget, mask=mask if awrs_budget is not None else None,
+                    candidates=candidates)
     if sampler == "mask":
         allowed, work = mask()
         draw = masked_sample(rng, blocks.full(), allowed)
