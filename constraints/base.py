@@ -83,6 +83,10 @@ class Constraint(ABC):
         advances made: one trie walk (a token-level constraint such as TokenBudget overrides it)."""
         return trie.mask(self, state)
 
+    # Whether finding a shortest completion costs a search per state (SQL): a token budget's exact mask
+    # then costs one per allowed token, and AWRS's fallback draws among `token_candidates` instead.
+    costly_completions: bool = False
+
     def token_candidates(self, trie: Any, state: State) -> tuple[Any, int] | None:
         """A superset of `token_mask`'s tokens that is much cheaper to find, and its work; None where there is
         none. AWRS's fallback then draws among them, testing only the tokens it draws (inference.awrs)."""

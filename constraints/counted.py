@@ -29,6 +29,10 @@ class Counted(Constraint):
     def shortest_completion(self, state: State) -> bytes | None:
         return self.inner.shortest_completion(state)
 
+    @property
+    def costly_completions(self) -> bool:
+        return self.inner.costly_completions
+
     def budget_completion(self, state: State) -> bytes | None:
         return self.inner.budget_completion(state)
 

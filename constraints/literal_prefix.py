@@ -45,6 +45,10 @@ class LiteralPrefix(Constraint):
         rest = self.inner.shortest_completion(inner_state)
         return None if rest is None else owed + rest
 
+    @property
+    def costly_completions(self) -> bool:
+        return self.inner.costly_completions
+
     def budget_completion(self, state: State) -> bytes | None:
         owed, inner_state = state
         rest = self.inner.budget_completion(inner_state)

@@ -197,6 +197,10 @@ class TokenBudget(Constraint):
         self._masks[key] = result
         return result
 
+    @property
+    def costly_completions(self) -> bool:
+        return self.inner.costly_completions
+
     def token_candidates(self, trie: Any, state: State) -> tuple[Any, int]:
         """The inner constraint's tokens (one trie walk, no completion searches): a superset of the mask,
         where each token's budget test may cost a search (SQL)."""

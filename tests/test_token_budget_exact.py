@@ -206,7 +206,8 @@ def test_awrs_with_the_candidate_fallback_and_the_budget_is_properly_weighted(ti
     z, target = budget_target(tiny, budget)
 
     def run(rng):
-        model = ConstrainedGeneration(tiny, "", constraint, max_tokens=max_tokens, awrs_budget=1)
+        model = ConstrainedGeneration(tiny, "", constraint, max_tokens=max_tokens, awrs_budget=1,
+                                      fallback="candidates")
         return smc(model, particles=1, rng=rng, max_steps=max_tokens + 1)
 
     weighted, dead = weighted_outputs(run)

@@ -77,6 +77,8 @@ class Lookahead:
 class SqlConstraint(Constraint):
     """SELECT statements that prepare and run on the schema; see docs/sql.md for the language."""
 
+    costly_completions = True  # an A* search per state (sql_completion.py)
+
     def __init__(self, schema: Schema, *, max_join_tables: int = 4, max_compound_columns: int = 4):
         self.schema = schema
         self.scope = Scope(schema, sqlite_functions())

@@ -61,11 +61,10 @@ class ConstrainedGeneration(ppl.Model):
     def __init__(self, llm: Any, prompt: str, constraint: Constraint | None = None, *, sampler: str = "awrs",
                  max_tokens: int = 128, temperature: float = 1.0, twist: Callable[[bytes], float] | None = None,
                  potential: Callable[[bytes], float] | None = None, trie: TokenTrie | None = None,
-                 awrs_budget: int | None = AWRS_BUDGET, budget: bool = True, fallback: str = "candidates"):
+                 awrs_budget: int | None = AWRS_BUDGET, budget: bool = True, fallback: str = "auto"):
         super().__init__()
-        if fallback not in ("candidates", "mask"):
-            raise ValueError(f"fallback must be 'candidates' or 'mask', got {fallback!r}")
-        self.fallback = fallback
+        if fallback not in ("auto", "candidates", "mask"):
+            raise ValueError(f"fallback must be 'auto', 'candidates' or 'mask', got {fallback!r}")
         if sampler not in ("awrs", "mask", "prior"):
             raise ValueError(f"sampler must be 'awrs', 'mask' or 'prior', got {sampler!r}")
         if awrs_budget is not None and (isinstance(awrs_budget, bool) or not isinstance(awrs_budget, int)
@@ -82,6 +81,10 @@ class ConstrainedGeneration(ppl.Model):
             spelling = trie if trie is not None else vocabulary_trie(llm)
             self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(spelling))
         self.state = self.constraint.start()
+        # AWRS's fallback: among the budget's candidates where its test costs a search per token (SQL),
+        # else the exact mask (cheaper where the test is: JSON, regexes)
+        self.fallback = fallback if fallback != "auto" else (
+            "candidates" if getattr(self.constraint, "costly_completions", False) else "mask")
         self.sampler = sampler
         self.max_tokens = max_tokens
         self.temperature = float(temperature)
@@ -268,6 +271,8 @@ def _device_generate(llm: Any, prompt: Any, constraint: Constraint | None, decod
         return vocabulary_mask(llm, vocabulary_trie(llm), constraint, state)
 
     def candidates_for(state: Any) -> tuple[np.ndarray, int] | None:
+        if not getattr(constraint, "costly_completions", False):
+            return None  # the exact mask is cheaper (ConstrainedGeneration's fallback="auto")
         return vocabulary_candidates(llm, vocabulary_trie(llm), constraint, state)
 
     population = ConstrainedDecodePopulation(llm, ids, check_particles(particles), steps, decoder, constraint,
