@@ -266,13 +266,7 @@ def awrs(rng: Any, probs: "np.ndarray | TokenBlocks | Any", accepts: Callable[[i
 def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray, int]],
                     rejected: dict[int, bool]) -> tuple[int | None, float, int]:
     """A token from p restricted to mask() (None if its mass Z is 0), log Z, and the mask's reported work."""
-    result = mask()
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise ValueError(f"mask() must return (accept mask, constraint work), got {type(result).__name__}")
-    allowed, work = result
-    allowed = np.asarray(allowed)
-    if allowed.dtype != np.bool_ or allowed.shape != p.shape:
-        raise ValueError(f"mask() must return a boolean array of shape {p.shape}, got {allowed.dtype} {allowed.shape}")
+    allowed, work = _token_set(mask(), p, "mask()", "accept mask")
     for token in rejected:  # the budget ran out, so every token drawn so far was rejected by accepts()
         if allowed[token]:
             raise ValueError(f"mask() accepts token {token} but accepts({token}) rejected it: they must agree")
@@ -280,16 +274,22 @@ def _draw_from_mask(rng: Any, p: np.ndarray, mask: Callable[[], tuple[np.ndarray
     return draw.token, draw.log_weight, int(work)
 
 
+def _token_set(result: Any, p: np.ndarray, source: str, what: str) -> tuple[np.ndarray, int]:
+    """`result` checked as (boolean array over the vocabulary, constraint work), as `source` must return it."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise ValueError(f"{source} must return ({what}, constraint work), got {type(result).__name__}")
+    allowed, work = result
+    allowed = np.asarray(allowed)
+    if allowed.dtype != np.bool_ or allowed.shape != p.shape:
+        raise ValueError(f"{source} must return a boolean array of shape {p.shape}, got {allowed.dtype} {allowed.shape}")
+    return allowed, work
+
+
 def _draw_from_candidates(rng: Any, p: np.ndarray, superset: tuple, rejected: dict[int, bool],
                           test: Callable[[int], bool]) -> tuple[int | None, float, int]:
     """A token from p restricted to the candidates less the rejected draws, by uncapped AWRS over them, with
     its weight times their mass (module docstring), and the work the candidates' search reported."""
-    if not (isinstance(superset, tuple) and len(superset) == 2):
-        raise ValueError(f"candidates() must return (superset mask, constraint work) or None, got {type(superset).__name__}")
-    allowed, work = superset
-    allowed = np.asarray(allowed)
-    if allowed.dtype != np.bool_ or allowed.shape != p.shape:
-        raise ValueError(f"candidates() must return a boolean array of shape {p.shape}, got {allowed.dtype} {allowed.shape}")
+    allowed, work = _token_set(superset, p, "candidates()", "superset mask")
     left = np.where(allowed, p, 0.0)
     left[list(rejected)] = 0.0  # the budget ran out: every token drawn so far was rejected
     mass = float(left.sum())

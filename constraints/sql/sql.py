@@ -22,7 +22,7 @@ from constraints.sql.ll1 import LL1, Action
 from constraints.sql.sql_functions import sqlite_functions
 from constraints.sql.sql_lexer import EOF, KEYWORD_TOKENS, KEYWORDS, LexError, Lexer, Partial, Token
 from constraints.sql.sql_schema import Schema, read_schema
-from constraints.sql.sql_completion import MAX_EXPANSIONS, scope_keys
+from constraints.sql.sql_completion import MAX_EXPANSIONS, is_bare_word, scope_keys
 from constraints.sql.sql_scope import Scope, Sem
 from constraints.sql.sql_syntax import GREEDY, SQL_GRAMMAR
 
@@ -41,8 +41,6 @@ _ALIAS_RULE = "as_alias : ID | QID | DQ | STR | " + " | ".join(sorted(KEYWORDS -
 _EOF_TOKEN = Token(EOF)
 _NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _FORWARD_CLAUSES = frozenset({"select", "on", "corder"})  # where a name may refer to one defined later
-_ID_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_") | frozenset(range(0x80, 0x100))
-_WORD_BYTES = _NAME_BYTES | {0x24} | frozenset(range(0x80, 0x100))  # what sqlite reads inside a bare word
 BUDGET_EXPANSIONS = 100  # a budget test's search effort (`SqlConstraint.budget_completion`)
 _QUOTED_BYTES = {close: frozenset(range(0x20, 0x7F)) - {close} for close in b"'\"`]"}  # by closing byte
 
@@ -150,10 +148,7 @@ class SqlConstraint(Constraint):
         frames = state.sem.frames
         if not frames or frames[-1].clause in _FORWARD_CLAUSES:
             return None  # a fresh name there may be a qualifier the completion must repeat (`SELECT q.a FROM t q`)
-        lookahead = state.lookahead  # shared by the states of one parser state: the scope's names kept there
-        if lookahead.names is None:
-            lookahead.names = scope_keys(state.sem)
-        fresh = self.completions.is_fresh_word(partial.data, lookahead.names, keywords=kind == "word")
+        fresh = self.completions.is_fresh_word(partial.data, self._names_in_scope(state), keywords=kind == "word")
         return neutral if fresh else None
 
     def _may_complete(self, partial: Partial, stack, sem: Sem, lookahead: Lookahead) -> bool:
@@ -255,13 +250,11 @@ class SqlConstraint(Constraint):
         if partial is None or not state.sem.frames or partial.kind not in ("word", "quote", "bracket") or partial.closed:
             return None
         lookahead = state.lookahead
-        if lookahead.names is None:
-            lookahead.names = scope_keys(state.sem)
         data = partial.data
-        spelled = self._fresh_class(partial.kind, data, lookahead.names)
-        key = (partial.kind, partial.quote, spelled, len(data)) if spelled else data.lower()
+        spelled = self._fresh_class(partial.kind, data, self._names_in_scope(state))
         if spelled is None and partial.kind != "word":
             return None
+        key = (partial.kind, partial.quote, spelled, len(data)) if spelled else data.lower()
         known = lookahead.words.get(key)
         if known is None or not (known[1] is not None or known[2] < 0 or known[3] >= effort):
             stand_in = data.lower()
@@ -292,15 +285,21 @@ class SqlConstraint(Constraint):
             renamed.append(piece)
         return tuple(renamed), length
 
+    @staticmethod
+    def _names_in_scope(state: SqlState) -> tuple:
+        """The state's names in scope as folded bytes (`scope_keys`), kept on its Lookahead (shared by the
+        states of one parser state)."""
+        lookahead = state.lookahead
+        if lookahead.names is None:
+            lookahead.names = scope_keys(state.sem)
+        return lookahead.names
+
     def _fresh_class(self, kind: str, data: bytes, names: tuple) -> str | None:
         """How a name that can only be a fresh one is spelled where a completion repeats it: "bare" (an
         identifier no keyword starts with) or "bracket" (`[...]`); None if it is not fresh, or its spelling
         depends on more than its length (a word that is the generated fresh name, `]` inside)."""
         completions = self.completions
-        if kind == "word":
-            fresh = data.lower() != completions.fresh.encode() and completions.is_fresh_word(data, names)
-            return "bare" if fresh else None
-        if data and data[0] in _ID_START and all(b in _WORD_BYTES for b in data):
+        if kind == "word" or is_bare_word(data):
             fresh = data.lower() != completions.fresh.encode() and completions.is_fresh_word(data, names)
             return "bare" if fresh else None
         if b"]" in data or not completions.is_fresh_word(data, names, keywords=False):

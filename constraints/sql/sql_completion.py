@@ -77,10 +77,15 @@ def _times(a: tuple, b: tuple) -> tuple:
             min(a[2] + b[0], a[3] + b[2]), min(a[2] + b[1], a[3] + b[3]))
 
 
+def is_bare_word(data: bytes) -> bool:
+    """Whether sqlite reads `data` as one bare word (a keyword or an identifier)."""
+    return bool(data) and data[0] in _ID_START and all(b in _WORD for b in data)
+
+
 def _spell_name(name: str) -> tuple[str, bytes]:
     """(token class, shortest spelling) of a name: bare if sqlite reads it as an identifier, else quoted."""
     data = name.encode("utf-8", "surrogateescape")
-    if data and data[0] in _ID_START and all(b in _WORD for b in data) and name.upper() not in KEYWORDS:
+    if is_bare_word(data) and name.upper() not in KEYWORDS:
         return ID, data
     if b"]" not in data:
         return QID, b"[" + data + b"]"
