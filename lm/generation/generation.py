@@ -81,10 +81,7 @@ class ConstrainedGeneration(ppl.Model):
             spelling = trie if trie is not None else vocabulary_trie(llm)
             self.constraint = TokenBudget(self.constraint, max_tokens, tokens=spelled_by(spelling))
         self.state = self.constraint.start()
-        # AWRS's fallback: among the budget's candidates where its test costs a search per token (SQL),
-        # else the exact mask (cheaper where the test is: JSON, regexes)
-        self.fallback = fallback if fallback != "auto" else (
-            "candidates" if getattr(self.constraint, "costly_completions", False) else "mask")
+        self.fallback = "candidates" if uses_candidates(self.constraint, fallback) else "mask"
         self.sampler = sampler
         self.max_tokens = max_tokens
         self.temperature = float(temperature)
@@ -167,6 +164,13 @@ def vocabulary_mask(llm: Any, trie: TokenTrie, constraint: Constraint, state: An
     mask, advances = constraint.token_mask(trie, state)
     mask[list(llm.vocabulary.eos_ids)] = constraint.is_accepting(state)
     return mask, advances + 1
+
+
+def uses_candidates(constraint: Constraint, fallback: str = "auto") -> bool:
+    """Whether AWRS falls back among the constraint's candidates: forced by `fallback`, or ("auto") where its
+    budget test costs a search per token (`Constraint.costly_completions`: SQL); else the exact mask, which
+    is cheaper where the test is (JSON, regexes)."""
+    return fallback == "candidates" or (fallback == "auto" and getattr(constraint, "costly_completions", False))
 
 
 def vocabulary_candidates(llm: Any, trie: TokenTrie, constraint: Constraint, state: Any) -> tuple[np.ndarray, int] | None:
@@ -271,14 +275,13 @@ def _device_generate(llm: Any, prompt: Any, constraint: Constraint | None, decod
         return vocabulary_mask(llm, vocabulary_trie(llm), constraint, state)
 
     def candidates_for(state: Any) -> tuple[np.ndarray, int] | None:
-        if not getattr(constraint, "costly_completions", False):
-            return None  # the exact mask is cheaper (ConstrainedGeneration's fallback="auto")
         return vocabulary_candidates(llm, vocabulary_trie(llm), constraint, state)
 
     population = ConstrainedDecodePopulation(llm, ids, check_particles(particles), steps, decoder, constraint,
                                              sampler=sampler, temperature=float(temperature),
                                              awrs_budget=AWRS_BUDGET, mask_for=mask_for, twist=twist,
-                                             potential=potential, candidates_for=candidates_for)
+                                             potential=potential,
+                                             candidates_for=candidates_for if uses_candidates(constraint) else None)
     selection = EssResampling(check_ess_threshold(threshold), check_scheme(resampling))
     return run_smc(population, ppl.rng(rng), selection, max_steps=steps + 1, name="generate", observer=on_step,
                    history=HistoryRecorder() if record else None)
