@@ -203,3 +203,27 @@ def test_every_enumerated_sequence_is_reachable(tiny):
         seen.update(p.trace.token_ids for p in result.particles)
     assert len(seen) > 8 and all(len(s) == 2 for s in seen)
     assert seen <= set(itertools.product(range(8), repeat=2))
+
+
+@given(need=st.integers(1, 20_000), window=st.integers(1, 20_000))
+def test_decoder_columns_hold_the_need_with_less_than_half_again_to_spare(need, window):
+    """Lengths share a decoder shape by a ladder: enough columns, under 1.5x the need past 128, never past the window."""
+    from lm.device.smc_decode import decoder_columns
+
+    class Window:
+        pass
+
+    Window.window = window
+    columns = decoder_columns(Window, need - 1, 1)
+    assert columns == min(window, columns)
+    if need <= window:
+        assert need <= columns <= max(128, need * 3 // 2)
+
+
+def test_prompts_of_nearby_lengths_share_one_static_decoder(builtin):
+    """Two generate calls whose prompt lengths differ a little reuse one decoder (on CUDA: one recorded graph)."""
+    from lm.generation.generation import device_decoder
+
+    first = device_decoder(builtin, "a", 4, 8, "device")
+    assert device_decoder(builtin, "a longer prompt", 4, 8, "device") is first
+    assert device_decoder(builtin, "a", 3, 8, "device") is not first

@@ -94,7 +94,15 @@ t = time.perf_counter(); print('built', b.build_random_model('llama1b-random', '
   run)
     run_stage "$@" 2>&1 | tee "$OUT/log"
     ;;
+  phases)  # after stage1-light and stage2: benchmarks/gpu/step_phases.py on SmolLM2 (arguments go to it)
+    install_wheels || exit 1
+    export PYTHONPATH=$SITE
+    keep_part 3
+    cat "$PARTS/$GGUF_NAME".part{1,2,3} > "$WORK/$GGUF_NAME" && (cd "$WORK" && sha256sum --quiet -c "$REPO/benchmarks/gpu/smollm2.sha256") || exit 1
+    python3 benchmarks/gpu/smollm2.py convert "$WORK/$GGUF_NAME" "$WORK/models/smollm2-bfloat16" bfloat16 || exit 1
+    python3 benchmarks/gpu/step_phases.py "$WORK/models/smollm2-bfloat16" --out "$OUT/step_phases.json" "$@" 2>&1 | tee "$OUT/phases.log"
+    ;;
   *)
-    echo "usage: bash benchmarks/gpu/run_on_device.sh stage1|stage1-light|stage2|run [benchmark arguments]"; exit 2
+    echo "usage: bash benchmarks/gpu/run_on_device.sh stage1|stage1-light|stage2|run|phases [arguments]"; exit 2
     ;;
 esac

@@ -20,12 +20,21 @@ from inference.result import Result
 from inference.smc_engine.engine import EssResampling, Observer, run_smc
 from lm.device.decode_population import DecodePopulation, Potential
 
-_COLUMN_MULTIPLE = 16  # attention kernels want the key length aligned
+_SMALLEST_COLUMNS = 128
 
 
 def decoder_columns(llm: Any, prompt_length: int, steps: int) -> int:
-    """Columns of a static KV cache for a prompt plus `steps` tokens, aligned for attention kernels."""
-    return min(llm.window, -(-(prompt_length + steps) // _COLUMN_MULTIPLE) * _COLUMN_MULTIPLE)
+    """Columns of a static KV cache for a prompt plus `steps` tokens: the next size of a ladder (128 x 1, 1.5, 2, 3,
+    4, 6, ...) that holds them, capped at the window.
+
+    Calls whose lengths differ a little share one decoder (on CUDA one recorded graph; recording costs a
+    fraction of a second per shape), and the masked columns a step attends to past the need stay under 1.5x.
+    """
+    need = prompt_length + steps
+    size = _SMALLEST_COLUMNS
+    while size < need:
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+    return min(llm.window, size)
 
 
 def smc_decode(llm: Any, prompt: "str | Sequence[int]", *, particles: int = 16, max_tokens: int = 64,

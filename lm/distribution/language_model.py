@@ -10,12 +10,14 @@ from typing import Any, Sequence
 import torch
 
 from lm.distribution.context import LMContext
-from lm.errors import ContextWindowError
+from lm.errors import ContextWindowError, KVBudgetError
 from lm.serving.forward_server import ForwardServer
 from lm.serving.kv_pool import CacheStats
 from lm.serving.prefix_trie import new_root
 from lm.distribution.token import Token
 from lm.distribution.vocabulary import Vocabulary
+
+STATIC_DECODERS_KEPT = 4  # decoder shapes kept on CUDA, each with its KV tensor and recorded graph
 
 
 class LanguageModel:
@@ -33,7 +35,7 @@ class LanguageModel:
         self.path = path
         self.name = name
         self._root = new_root()
-        self._static_decoder: tuple[tuple, Any] | None = None
+        self._static_decoders: dict[tuple, Any] = {}  # (rows, columns, temperature, graphs) -> StaticDecoder, oldest first
 
     def __repr__(self) -> str:
         return (f"LanguageModel({self.name!r}, {type(self.model).__name__}, vocabulary={len(self.vocabulary)}, "
@@ -93,19 +95,31 @@ class LanguageModel:
         return generate(self, prompt, constraint=constraint, **options)
 
     def static_decoder(self, rows: int, columns: int, temperature: float | None = 1.0, graphs: bool | None = None) -> Any:
-        """A StaticDecoder whose step samples at `temperature` (None: returns logits); the last one is kept and reused.
+        """A StaticDecoder whose step samples at `temperature` (None: returns logits), kept and reused.
 
-        Reuse matters on CUDA, where building one records its decode step as a CUDA graph.
+        Reuse matters on CUDA, where building one records its decode step as a CUDA graph: there the last
+        STATIC_DECODERS_KEPT shapes are kept (their KV tensors stay allocated; when a new one does not fit,
+        the kept ones are freed and it is tried once more); elsewhere only the last one.
         """
         from lm.device.device_sampling import sampling_head
         from lm.device.static_decoder import StaticDecoder
 
         key = (rows, columns, temperature, graphs)
-        if self._static_decoder is None or self._static_decoder[0] != key:
-            self._static_decoder = None  # free the old cache before allocating the new one
+        decoder = self._static_decoders.pop(key, None)
+        if decoder is None:
+            kept = STATIC_DECODERS_KEPT if self.device.type == "cuda" else 1
+            while self._static_decoders and len(self._static_decoders) >= kept:
+                del self._static_decoders[next(iter(self._static_decoders))]  # free the oldest before allocating
             head = None if temperature is None else sampling_head(temperature)
-            self._static_decoder = (key, StaticDecoder(self, rows, columns, head=head, graphs=graphs))
-        return self._static_decoder[1]
+            try:
+                decoder = StaticDecoder(self, rows, columns, head=head, graphs=graphs)
+            except KVBudgetError:
+                if not self._static_decoders:
+                    raise
+                self._static_decoders.clear()
+                decoder = StaticDecoder(self, rows, columns, head=head, graphs=graphs)
+        self._static_decoders[key] = decoder
+        return decoder
 
     def cache_stats(self) -> CacheStats:
         """Rows, bytes (allocated, budget, peak), forward calls, memo hits, recomputed tokens, copies, evictions."""
@@ -114,4 +128,4 @@ class LanguageModel:
     def clear_cache(self) -> None:
         """Forget every cached key/value and memoized distribution (contexts stay valid; work is redone)."""
         self.server.clear()
-        self._static_decoder = None
+        self._static_decoders.clear()

@@ -217,7 +217,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
         constraint = TokenBudget(constraint if constraint is not None else Anything(), max_tokens,
                                  tokens=spelled_by(vocabulary_trie(llm)))
     threshold = ess_threshold if method == "smc" else 0.0
-    decoder = _device_decoder(llm, prompt, particles, max_tokens, engine)
+    decoder = device_decoder(llm, prompt, particles, max_tokens, engine)
     if decoder is not None:
         result = _device_generate(llm, prompt, constraint, decoder, sampler=sampler, particles=particles,
                                   max_tokens=max_tokens, threshold=threshold, resampling=resampling, rng=rng,
@@ -241,7 +241,7 @@ def generate(llm: Any, prompt: str, constraint: Constraint | None = None, *, par
                   message=message, steps=result.steps, output=lambda p: p.output, history=result.recorded)
 
 
-def _device_decoder(llm: Any, prompt: Any, particles: int, max_tokens: int, engine: str) -> Any:
+def device_decoder(llm: Any, prompt: Any, particles: int, max_tokens: int, engine: str) -> Any:
     """The static decoder the device path runs on, or None for the general path ("auto": CUDA only).
 
     An architecture the static decoder does not know falls back to the general path with a warning
