@@ -185,7 +185,9 @@ REJECTED = [
     ("SELECT Title FROM singer", 24),  # a column of a table not in FROM (JOIN song would do)
     ("SELECT Title FROM singer WHERE 1", 30),
     ("SELECT T1.Name FROM singer AS T2", 32),
-    ("SELECT Singer_ID FROM singer JOIN song ON 1", 43),  # ambiguous column name
+    ("SELECT Singer_ID FROM singer JOIN song ON 1", 41),  # ambiguous column name, certain at ON (no USING then)
+    ("SELECT Singer_ID FROM singer, song,", 34),  # ... or at the next join
+    ("SELECT * FROM singer JOIN singer s ON Singer_ID = 1", 48),  # ... or at a bare name in ON
     ("SELECT singer.Name FROM singer AS T1", 36),  # the table has an alias
     ("SELECT Name FROM singer ORDER BY count(*)", 35),  # no aggregate here: `cou` begins no name
     ("SELECT Name FROM singer ORDER BY 2", 34),  # no second result column

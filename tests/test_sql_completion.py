@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import constraints
+from constraints.sql import sql as sql_module
 from constraints.sql.sql import sql
 from constraints.sql.sql_completion import SqlCompletions, needs_space
 from constraints.sql.sql_lexer import ID, NUM, tokenize
@@ -237,20 +238,80 @@ def test_names_of_one_class_share_one_search_and_keep_the_exact_length(small, pr
     assert shared >= 5
 
 
-def test_the_budget_refuses_a_state_whose_search_gives_up_and_the_standalone_search_is_unaffected():
-    """After `SELECT a, q.a FROM t,` any table item q has a column a, which makes the bare `a` ambiguous to
-    sqlite: the search finds no completion and gives up (it cannot prove there is none); the token budget
-    then refuses the state (a particle keeps only prefixes with a completion known to fit), while
-    `shortest_completion` still answers with a stand-in whose length is a lower bound."""
+def test_the_budget_refuses_a_state_whose_search_gives_up_and_the_standalone_search_is_unaffected(monkeypatch):
+    """Where the budget's search (BUDGET_EXPANSIONS nodes) gives up, the token budget refuses the state (a particle
+    keeps only prefixes with a completion known to fit), while `shortest_completion` searches on, exact. The
+    budget's effort is cut to 5 nodes here, so that it gives up after `SELECT a, q.a FROM t,` (`t q USING(a)`, 8
+    nodes) but not at the start (5) nor after `SELECT a, q.a FROM t` (2)."""
+    monkeypatch.setattr(sql_module, "BUDGET_EXPANSIONS", 5)
     constraint = sql(ddl=DDL)
-    dead = b"SELECT a, q.a FROM t,"
-    state = constraint.advance(constraint.start(), dead)
-    assert state is not None  # the prefix test cannot see the ambiguity
+    state = constraint.advance(constraint.start(), b"SELECT a, q.a FROM t,")
     assert constraint.budget_completion(state) is None
-    assert constraint.shortest_completion(state).strip() == b""  # a stand-in: the full search gave up too
-    assert constraint.min_completion_bytes(state) == len(constraint.shortest_completion(state)) > 0
+    assert constraint.shortest_completion(state) == b"t q USING(a)"  # searched again, with the full effort
     live = constraint.advance(constraint.start(), b"SELECT a, q.a FROM t")
     assert constraint.completes(live, constraint.budget_completion(live))
-    budget = TokenBudget(constraint, 64, tokens=bytes_as_tokens)
+    budget = TokenBudget(sql(ddl=DDL), 64, tokens=bytes_as_tokens)
     before = budget.advance(budget.start(), b"SELECT a, q.a FROM t")
     assert before is not None and budget.advance(before, b",") is None
+
+
+# A bare name of the select list (or an ON clause) that a table of the FROM clause already shows: a later table
+# item with that column must hide it (USING, NATURAL JOIN) or name it otherwise (a FROM subquery without it)
+SHOWN = [b"SELECT a, q.a FROM t,", b"SELECT a, q.a FROM t x", b"SELECT a, q.c FROM t x", b"SELECT a, q.c FROM t NATURAL",
+         b"SELECT a, b, q.a FROM t x JOIN", b"SELECT a FROM t, uu", b"SELECT a FROM t, (SELECT a FROM uu)",
+         b"SELECT a, q.a FROM t, (SELECT", b"SELECT a, q.a FROM t JOIN", b"SELECT a, c FROM t,", b"SELECT a, q.a FROM t, uu q",
+         b"SELECT a, q.a FROM t, uu q USING(", b"SELECT a, q.a, r.a FROM t,", b"SELECT t.a, c FROM t JOIN uu x ON x.c = 1 JOIN"]
+
+
+@pytest.mark.parametrize("prefix", SHOWN)
+def test_a_name_a_table_already_shows_is_hidden_by_the_next_and_found_by_the_budget_search(small, prefix):
+    """The search's bound counts the USING (or NATURAL JOIN) such a table needs, so the budget's small search finds
+    the completion; sqlite runs it; the bound stays within the bytes still to write at every token boundary; and
+    where the search with the grammar's bound alone finishes, it finds the same length."""
+    from constraints.sql.sql import BUDGET_EXPANSIONS
+    state = small.advance(small.start(), prefix)
+    text, length = small.completions.shortest(state, BUDGET_EXPANSIONS)
+    assert text is not None and length == len(text) and small.accepts(prefix + text), (prefix, text, length)
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(DDL)
+    connection.execute((prefix + text).decode()).fetchall()
+    whole = prefix + text
+    for cut in range(len(prefix), len(whole) + 1):
+        at = small.advance(small.start(), whole[:cut])
+        if at.partial is None:
+            assert small.completions.bound(at.stack, at.sem, whole[cut - 1:cut].isalnum()) <= len(whole) - cut, whole[:cut]
+    plain = SqlCompletions(small)
+    plain._from_needed = lambda stack, sem: 0
+    found, plain_length = plain.shortest(state, max_expansions=3000)
+    assert found is None or plain_length == length, (prefix, text, found)
+
+
+# (viable prefix, continuations that make a bare name ambiguous whatever follows): refused by the prefix test
+AMBIGUOUS = [(b"SELECT a, q.a FROM t,t q", [b" ON", b",", b" JOIN", b" NATURAL JOIN", b" LEFT JOIN", b" WHERE"]),
+             (b"SELECT * FROM t JOIN uu ON", [b" a =", b" 1=a AND", b" (a)"]),
+             (b"SELECT a FROM t x JOIN t y USING(b", [b")", b"))"]),
+             (b"SELECT b FROM t x NATURAL JOIN uu y JOIN t z", [b",", b" ON", b" JOIN"]),
+             (b"SELECT (SELECT a FROM t, uu", [b",", b" JOIN ", b" ON ", b")"])]
+
+
+@pytest.mark.parametrize("prefix, ends", AMBIGUOUS)
+def test_a_bare_name_two_tables_show_for_good_is_refused_at_once(small, prefix, ends):
+    """Once two tables whose shown columns no later token changes show a bare name waiting for the FROM clause
+    (a USING only hides columns of the table it joins), sqlite will find it ambiguous: the prefix test refuses
+    the first byte after which that is certain, instead of leaving the budget a search that cannot succeed."""
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(DDL)
+    state = small.advance(small.start(), prefix)
+    assert state is not None and small.completions.shortest(state)[0] is not None, prefix
+    for end in ends:
+        assert small.first_rejected_byte(prefix + end) is not None and small.first_rejected_byte(prefix + end) < len(
+            prefix + end), prefix + end
+        # sqlite agrees on a way to finish it
+        for rest in (b" 1", b" t w", b" uu w", b" t w USING(a)", b" uu w USING(a)", b" t w ON 1"):
+            query = prefix + end + rest
+            query += b")" * (query.count(b"(") - query.count(b")"))
+            try:
+                connection.execute(query.decode()).fetchall()
+            except sqlite3.Error:
+                continue
+            raise AssertionError(f"sqlite runs {query!r}")

@@ -2,10 +2,10 @@
 
 Bytes go through sqlite's tokenizer (`sql_lexer`), tokens through an LL(1) parser of the
 SELECT syntax (`sql_syntax`, `ll1`) whose actions check names and scopes against the
-schema (`sql_scope`). The prefix test is exact for the language of docs/sql.md (a prefix
-is refused as soon as no accepted query starts with it) but for one kind of dead end it cannot
-see: a qualifier still to be bound whose every table would make a bare column ambiguous
-(`SELECT a, q.a FROM t,`); the completion search gives up there (`budget_completion`). `grammar` and `canonical_twist`
+schema (`sql_scope`). The prefix test refuses a prefix once no accepted query starts with it, as
+far as the checks of docs/sql.md are made at the first byte that decides them; what only the end
+of a clause decides (a bare name of the select list that no table of the FROM clause may bind) is
+left to the completion search (`shortest_completion`, `budget_completion`). `grammar` and `canonical_twist`
 give the single-spelling Lark grammar of `sql_grammar.py`, for tools that need a
 context-free grammar and for generation that prefers one spelling.
 """
@@ -210,9 +210,8 @@ class SqlConstraint(Constraint):
 
     def budget_completion(self, state: SqlState) -> bytes | None:
         """The shortest completion if a search of at most BUDGET_EXPANSIONS nodes finds it, else None: under
-        a token budget a particle keeps only prefixes with a completion known to fit, and the states where
-        a search gives up are mostly ones with no completion at all (`SELECT a, q.a FROM t, ` where only a
-        USING join would do), where a give-up costs its whole effort."""
+        a token budget a particle keeps only prefixes with a completion known to fit (a search that gives up
+        costs its whole effort, so the effort is kept small: docs/constraints.md)."""
         text, length, exact, _ = self._shortest(state, BUDGET_EXPANSIONS)
         return text if exact else None
 

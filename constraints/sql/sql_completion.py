@@ -37,6 +37,7 @@ _QUOTES = frozenset(b"'\"`")
 _IDENTITY = (0, INF, INF, 0)
 _EOF_TOKEN = Token(EOF)
 _UNCOSTED = ()  # a search node whose FROM-clause bound is still to be added
+_NONE = frozenset()
 
 
 def needs_space(before: bytes, term: str, after: bytes) -> bool:
@@ -177,6 +178,8 @@ class SqlCompletions:
         self.terminal_matrix[EOF] = _IDENTITY
         self._name_rule = self.parser.index["name"]
         self._table_rules = (self.parser.index["from_list"], self.parser.index["table_item"])
+        self._constraint_rule = self.parser.index["join_constraint"]
+        self._join_rest = frozenset((self.parser.index["natural_kind"], self.parser.index["outer"], "JOIN"))
         self.nonterminal_matrix = self._fixpoint()
         self._bounds: dict[int, tuple] = {}
         self._candidate_lists: dict[tuple, list] = {}
@@ -320,20 +323,37 @@ class SqlCompletions:
             refs = [(ref, None) for ref in frame.pending]
             if held is not None and level == len(frames) - 1:
                 refs.append(held)
+            taken, before = self._taken(frame)
+            if taken and level == len(frames) - 1 and self._natural_next(stack):
+                taken = before = _NONE  # `NATURAL` read, its JOIN not yet: the item to come hides for free
+            if before and (frame.table is not None or frame.derived is not None):
+                # the table item being read (bound at its alias) shows a name a table before it shows: only
+                # its USING can hide it (its join operator is written)
+                reading = frame.table[1] if frame.table is not None else frame.derived
+                forced += self._using_cost(before.intersection(reading))
+            elif before and level == len(frames) - 1 and self._constraint_next(stack):
+                # the same for the table just bound, its USING not begun (the prefix test refuses ON or a join)
+                last, left = frame.bindings[-1], set()
+                for binding in frame.bindings[:-1]:
+                    left |= binding.lookup - binding.hidden
+                forced += self._using_cost(before.intersection(last.lookup - last.hidden, left))
             for ref, alternative in refs:
                 if scope._literal(ref) or (clause != "select" and (
                         self._binds_here(frame, ref) or (alternative is not None
                                                          and self._binds_here(frame, alternative)))):
                     continue
-                cost = self._item_cost(ref)
-                if alternative is not None:  # the held name may be a qualifier instead
-                    cost = min(cost, self._item_cost(alternative))
                 if frame.outer >= 0 and (self._may_bind_outside(frames, frame.outer, ref) or (
                         alternative is not None and self._may_bind_outside(frames, frame.outer, alternative))):
                     if not self._bound_outside(frames, frame.outer, ref) and (
                             alternative is None or not self._bound_outside(frames, frame.outer, alternative)):
+                        cost = self._item_cost(ref)  # here or in a FROM clause around: nothing taken counted
+                        if alternative is not None:
+                            cost = min(cost, self._item_cost(alternative))
                         floating = max(floating, cost + (4 if clause == "select" else 0))
                     continue
+                cost = self._item_cost(ref, taken)
+                if alternative is not None:  # the held name may be a qualifier instead
+                    cost = min(cost, self._item_cost(alternative, taken))
                 if ref.qualifier is not None and alternative is None:
                     if clause != "select" and (any(b.name == ref.qualifier for b in frame.bindings) or (
                             frame.table is not None and frame.alias == ref.qualifier)):
@@ -343,7 +363,7 @@ class SqlCompletions:
                     single = max(single, cost)
                     if ref.qualifier is None:
                         unqualified.add(ref.column)
-            costs = {q: self._qualified_cost(q, frozenset(c for c in columns if c is not None))
+            costs = {q: self._qualified_cost(q, frozenset(c for c in columns if c is not None), taken)
                      for q, columns in qualifiers.items()}
             deriving = clause != "select" and level + 1 < len(frames) and frames[level + 1].kind == "from"
             if deriving:  # the subquery being read may give the columns, if its select list still can
@@ -354,9 +374,9 @@ class SqlCompletions:
             if costs and unqualified and not deriving:
                 # an unqualified column is in one of the qualifiers' items (which then costs more) or in
                 # an item of its own
-                named += max(min([self._qualified_cost(None, frozenset((c,)))]
+                named += max(min([self._qualified_cost(None, frozenset((c,)), taken)]
                                  + [self._qualified_cost(q, frozenset(c2 for c2 in qualifiers[q] if c2 is not None)
-                                                         | {c}) - cost for q, cost in costs.items()])
+                                                         | {c}, taken) - cost for q, cost in costs.items()])
                              for c in unqualified)
             need = max(single, named)
             if need <= 0:
@@ -372,8 +392,9 @@ class SqlCompletions:
                         wanted = {c for c in qualifiers[q] if c is not None}
                         if deriving:
                             missing = self._not_derived(frames[level + 1], wanted, stack, sem)
-                            if missing is not None:
-                                relief.append(cost - len(_spell_name(q)[1]) - missing)
+                            if missing is not None:  # then it shows them: a USING hides those taken
+                                relief.append(cost - len(_spell_name(q)[1]) - missing
+                                              - self._using_cost(before & wanted))
                         elif frame.derived is not None:
                             if wanted <= set(frame.derived):
                                 relief.append(cost - len(_spell_name(q)[1]))
@@ -385,9 +406,27 @@ class SqlCompletions:
             forced += max(need, 0)
         return max(forced, floating, 0)
 
-    def _table_item_next(self, stack: Any) -> bool:
-        """A table item is what the parser reads next (after FROM or a join operator)."""
+    @staticmethod
+    def _natural_next(stack: Any) -> bool:
+        """A NATURAL join operator is being read (`NATURAL` read, `JOIN` not yet)."""
+        for _ in range(4):
+            if stack is None:
+                return False
+            if type(stack[0]) is Action and stack[0].name == "join_natural":
+                return True
+            stack = stack[1]
+        return False
+
+    def _constraint_next(self, stack: Any) -> bool:
+        """A join constraint (ON, USING, or none) is what the parser reads next."""
         while stack is not None and type(stack[0]) is Action:
+            stack = stack[1]
+        return stack is not None and stack[0] == self._constraint_rule
+
+    def _table_item_next(self, stack: Any) -> bool:
+        """A table item is what the parser reads next (after FROM or a join operator), the rest of a join
+        operator aside (`NATURAL` or `LEFT` read, `JOIN` not yet)."""
+        while stack is not None and (type(stack[0]) is Action or stack[0] in self._join_rest):
             stack = stack[1]
         return stack is not None and stack[0] in self._table_rules
 
@@ -497,30 +536,70 @@ class SqlCompletions:
             return (Ref(token.key, None, token.term, aggregate, len(sem.frames) - 1), None)
         return None
 
-    def _item_cost(self, ref: Any) -> int:
+    def _item_cost(self, ref: Any, taken: frozenset = frozenset()) -> int:
         """Fewest bytes of a table item (after FROM or a join, the space or comma included) that binds `ref`:
         a table that has the column, or a subquery naming it (`(SELECT""c)`); for `q.c`, see `_qualified_cost`."""
         if ref.qualifier is not None:
-            return self._qualified_cost(ref.qualifier, frozenset(() if ref.column is None else (ref.column,)))
-        return self._qualified_cost(None, frozenset((ref.column,)))
+            return self._qualified_cost(ref.qualifier, frozenset(() if ref.column is None else (ref.column,)), taken)
+        return self._qualified_cost(None, frozenset((ref.column,)), taken)
 
-    def _qualified_cost(self, qualifier: str | None, columns: frozenset) -> int:
+    def _qualified_cost(self, qualifier: str | None, columns: frozenset, taken: frozenset = frozenset()) -> int:
         """Fewest bytes of a table item that has `columns`, named `qualifier` if given: a table of that name,
-        a table aliased so (`t q`), or a subquery (`(SELECT""c,""d)q`)."""
-        key = (qualifier, columns)
+        a table aliased so (`t q`), or a subquery (`(SELECT""c,""d)q`); an item that shows a column of
+        `taken` (`_taken`) also hides it (`_hide_cost`)."""
+        key = (qualifier, columns, taken)
         cost = self._column_costs.get(key)
         if cost is None:
             named = 0 if qualifier is None else _spell_name(qualifier)[1]
-            costs = [self._subquery_cost(columns) + (len(named) if named else 0)]
+            costs = [self._subquery_cost(columns) + (len(named) if named else 0) + self._hide_cost(columns & taken)]
             for table, has in self.scope.tables.items():
                 if columns <= set(has):
+                    hide = self._hide_cost(taken.intersection(has)) if taken else 0
                     if qualifier is None or table == qualifier:
-                        costs.append(self._table_cost[table])
+                        costs.append(self._table_cost[table] + hide)
                     else:
                         space = self._table_ends_word[table] and named[0] in _WORD
-                        costs.append(self._table_cost[table] + len(named) + space)
+                        costs.append(self._table_cost[table] + len(named) + space + hide)
+            if len(self._column_costs) >= 65_536:
+                self._column_costs.clear()
             cost = self._column_costs[key] = min(costs)
         return cost
+
+    @staticmethod
+    def _taken(frame: Any) -> tuple[frozenset, frozenset]:
+        """(taken, before): the bare names waiting for this FROM clause (select list, ON) that a table in it
+        shows: a bound one or the one being read (just named, or a subquery just closed, bound at its
+        alias); `before`: those a bound one shows. Such a table goes on showing the name (USING and NATURAL
+        hide a name only in the table they join, and only where one table to its left shows it), so a
+        table item added later that has the column must hide it, or sqlite finds the name ambiguous. None
+        while a NATURAL join is read (its item hides for free)."""
+        if frame.clause == "select" or frame.natural or not frame.pending:
+            return _NONE, _NONE
+        bare = {ref.column for ref in frame.pending if ref.qualifier is None}
+        if not bare:
+            return _NONE, _NONE
+        shown = set()
+        for binding in frame.bindings:
+            shown |= binding.lookup - binding.hidden
+        before = frozenset(bare & shown)
+        if frame.table is not None:
+            shown.update(frame.table[1])
+        if frame.derived is not None:
+            shown.update(c for c in frame.derived if c is not None)
+        return frozenset(bare & shown), before
+
+    @staticmethod
+    def _using_cost(columns: frozenset | set) -> int:
+        """Fewest bytes of a USING clause that names `columns` (`USING(c,d)`; 0 for none)."""
+        if not columns:
+            return 0
+        return 6 + sum(len(_spell_name(c)[1]) + 1 for c in columns)
+
+    @classmethod
+    def _hide_cost(cls, columns: frozenset) -> int:
+        """Fewest bytes that make a table item still to write hide `columns` from bare names: a USING clause
+        after it, or `NATURAL JOIN` before it where `,` would do (12 bytes more)."""
+        return min(12, cls._using_cost(columns)) if columns else 0
 
     def _subquery_cost(self, columns: frozenset) -> int:
         """Fewest bytes of a parenthesized subquery whose result has `columns` (its alias not counted):

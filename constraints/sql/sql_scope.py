@@ -323,6 +323,8 @@ class Scope:
             if any(self._left_count(top.bindings, c) > 1 for c in hidden):
                 return None
         binding = Binding(name, columns, lookup, hidden)
+        if self._ambiguous_pending(top, top.bindings + (binding,) if top.natural else top.bindings):
+            return None
         return self._set(sem, top._replace(bindings=top.bindings + (binding,), table=None, alias=None,
                                            derived=None))
 
@@ -340,8 +342,11 @@ class Scope:
                 seen.add(name)
         return self._bind(sem, top.alias, tuple(columns))
 
-    def a_join(self, sem: Sem) -> Sem:
-        return self._set(sem, self._top(sem)._replace(natural=False, outer_join=False))
+    def a_join(self, sem: Sem) -> Sem | None:
+        top = self._top(sem)
+        if self._ambiguous_pending(top, top.bindings):
+            return None
+        return self._set(sem, top._replace(natural=False, outer_join=False))
 
     def a_join_left(self, sem: Sem) -> Sem:
         return self._set(sem, self._top(sem)._replace(outer_join=True))
@@ -349,12 +354,17 @@ class Scope:
     def a_join_right(self, sem: Sem) -> Sem:
         return self._set(sem, self._top(sem)._replace(right_join=True, outer_join=True))
 
-    def a_join_natural(self, sem: Sem) -> Sem:
-        return self._set(sem, self._top(sem)._replace(natural=True))
+    def a_join_natural(self, sem: Sem) -> Sem | None:
+        top = self._top(sem)
+        if self._ambiguous_pending(top, top.bindings):
+            return None
+        return self._set(sem, top._replace(natural=True))
 
     def a_on(self, sem: Sem) -> Sem | None:
         top = self._top(sem)
-        return None if top.natural else self._set(sem, top._replace(clause="on"))
+        if top.natural or self._ambiguous_pending(top, top.bindings):
+            return None
+        return self._set(sem, top._replace(clause="on"))
 
     def a_on_end(self, sem: Sem) -> Sem:
         return self._set(sem, self._top(sem)._replace(clause="from"))
@@ -370,6 +380,22 @@ class Scope:
             return None
         right = right._replace(hidden=right.hidden | {column})
         return self._set(sem, top._replace(bindings=top.bindings[:-1] + (right,)))
+
+    @classmethod
+    def _ambiguous_pending(cls, frame: Frame, fixed: tuple) -> bool:
+        """A bare name waiting for this FROM clause (from the select list or an ON clause) that two of the
+        bindings `fixed` show: then sqlite's "ambiguous column name" at the end of FROM is certain. `fixed`
+        are bindings whose shown columns no later token changes: later tables only add bindings, and USING
+        hides columns of the table just bound only (a_using_column), so that one is left out until its join
+        constraint is decided (an ON clause, the next join, NATURAL)."""
+        for ref in frame.pending:
+            if ref.qualifier is None and cls._left_count(fixed, ref.column) > 1:
+                return True
+        return False
+
+    def a_using_end(self, sem: Sem) -> Sem | None:
+        top = self._top(sem)
+        return None if self._ambiguous_pending(top, top.bindings) else sem
 
     @staticmethod
     def _left_count(bindings: tuple, column: str) -> int:
@@ -528,6 +554,8 @@ class Scope:
                 if not self._may_bind_later(frames, start, ref):
                     return None
                 if frame.clause == "on":
+                    if ref.qualifier is None and self._left_count(frame.bindings, ref.column) > 1:
+                        return None  # two tables before ON show it: ambiguous whatever follows (_ambiguous_pending)
                     ref = ref._replace(joined=len(frame.bindings), outer_join=frame.outer_join)
                 return frames[:level] + (frame._replace(pending=frame.pending + (ref,)),) + frames[level + 1:]
             found = None

@@ -52,7 +52,7 @@ join_op       : ',' @join | JOIN @join | INNER JOIN @join | CROSS JOIN @join
 outer         : OUTER |
 natural_kind  : LEFT outer | RIGHT outer @join_right | FULL outer @join_right | INNER | CROSS |
 join_constraint : ON @on expr @on_end
-              | USING @using '(' name @using_column using_more ')'
+              | USING @using '(' name @using_column using_more ')' @using_end
               |
 using_more    : ',' name @using_column using_more |
 
