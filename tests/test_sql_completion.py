@@ -212,7 +212,8 @@ def test_a_star_over_a_join_can_be_the_shortest_subquery(small):
 
 NAME_PREFIXES = [b"SELECT ", b"SELECT a, ", b"SELECT * FROM t ", b"SELECT * FROM t AS ", b"SELECT * FROM t JOIN uu ON ",
                  b"SELECT a FROM t ORDER BY ", b"SELECT a FROM t GROUP BY a HAVING ", b"SELECT * FROM (SELECT a FROM t) ",
-                 b"SELECT a AS ", b"SELECT * FROM t WHERE a = "]
+                 b"SELECT a AS ", b"SELECT * FROM t WHERE a = ", b"SELECT a, q.a FROM t ", b"SELECT a, q.c FROM t ",
+                 b"SELECT 1 ", b"SELECT q.a, "]
 NAMES = [b"NULLID", b"qq", b"Bzz", b"wxyz", b"mm_1", b"zz", b"Q", b"JOi", b"wHe", b"Rele\xc2\xb0", b"\xc3\xa9t\xc3", b"SiNg",
          b"'%{", b"'abc", b'"abc', b'"%(', b"[x y", b"[qq", b"`zz", b"'", b"[", b'"\xc3\xa9t']
 
@@ -220,8 +221,8 @@ NAMES = [b"NULLID", b"qq", b"Bzz", b"wxyz", b"mm_1", b"zz", b"Q", b"JOi", b"wHe"
 @pytest.mark.parametrize("prefix", NAME_PREFIXES)
 def test_names_of_one_class_share_one_search_and_keep_the_exact_length(small, prefix):
     """A state ending inside a name takes its completion from a stand-in of its class (a case variant, or a
-    fresh name of the same length and spelling, renamed back): as long as the state's own search, and a
-    real completion of it."""
+    fresh name of the same spelling: the shortest one if its completion does not repeat it, else one of the same
+    length, renamed back): as long as the state's own search, and a real completion of it."""
     shared = 0
     for name in NAMES:
         state = small.advance(small.start(), prefix + name)
@@ -236,6 +237,30 @@ def test_names_of_one_class_share_one_search_and_keep_the_exact_length(small, pr
         if pieces is not None:
             assert small.completes(state, b"".join(pieces)), (prefix + name, pieces)
     assert shared >= 5
+
+
+def test_a_completion_that_does_not_repeat_the_name_serves_fresh_names_of_every_length(small):
+    """The shortest fresh stand-in is searched once per parser state; where its completion does not repeat it, names
+    of every length take it (a table alias: `,t q USING(a)`); where it does (a qualifier in the select list),
+    each length has its own search, and the length grows with the name."""
+    names = (b"mm", b"zzzz", b"wwwwwww")
+    constraint = sql(ddl=DDL)
+    parent = constraint.advance(constraint.start(), b"SELECT a, q.a FROM t ")
+    states = [constraint.advance(parent, name) for name in names]  # one parser state: one Lookahead
+    for state in states:
+        pieces, length = constraint._class_pieces(state, 100)
+        assert b"".join(pieces) == b",t q USING(a)" and length == 13
+    assert len(states[0].lookahead.words) == 1  # one search served the three
+    parent = constraint.advance(constraint.start(), b"SELECT q.a, ")
+    states = [constraint.advance(parent, name) for name in names]
+    lengths = []
+    for name, state in zip(names, states):
+        pieces, length = constraint._class_pieces(state, 100)
+        assert constraint.completes(state, b"".join(pieces)) and b" " + name in pieces
+        assert length == constraint.completions.shortest(state)[1]
+        lengths.append(length)
+    assert lengths == sorted(lengths) and lengths[0] < lengths[-1]
+    assert len(states[0].lookahead.words) == 1 + len(names)  # the shortest stand-in's, then one per length
 
 
 def test_the_budget_refuses_a_state_whose_search_gives_up_and_the_standalone_search_is_unaffected(monkeypatch):

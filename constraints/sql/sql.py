@@ -244,22 +244,43 @@ class SqlConstraint(Constraint):
         other of the same length and spelling: renaming one to the other maps the completions of one
         state onto the other's, lengths kept. A completion may have to repeat the name (`SELECT q` ->
         `.* FROM t q`), so its length depends on the name's length: one search of a stand-in per length
-        serves every such name a token mask meets there, the name put back in place of the stand-in's."""
+        serves every such name a token mask meets there, the name put back in place of the stand-in's.
+        Before that, the shortest stand-in is searched (once per parser state and class): a completion that
+        does not repeat the name is as long for a name of any length, and one that does grows with the name,
+        so if its completion does not repeat it, it is a shortest one for every longer name too (and if it has
+        none, no name has)."""
         partial = state.partial
         if partial is None or not state.sem.frames or partial.kind not in ("word", "quote", "bracket") or partial.closed:
             return None
-        lookahead = state.lookahead
         data = partial.data
         spelled = self._fresh_class(partial.kind, data, self._names_in_scope(state))
         if spelled is None and partial.kind != "word":
             return None
-        key = (partial.kind, partial.quote, spelled, len(data)) if spelled else data.lower()
+        if spelled:
+            for size in range(1, len(data) + 1):
+                found = self._class_search(state, effort, spelled, size, (partial.kind, partial.quote, spelled))
+                if found is not None:
+                    stand_in, pieces, length, _ = found
+                    if length < 0 or (pieces is not None and len(stand_in) <= len(data)
+                                      and not self._repeats(partial, spelled, stand_in, pieces)):
+                        return self._renamed(partial, spelled, stand_in, pieces, length)
+                    break  # it repeats the name (its length counts), or the search gave up
+        found = self._class_search(state, effort, spelled, len(data),
+                                   (partial.kind, partial.quote, spelled, len(data)) if spelled else data.lower())
+        return None if found is None else self._renamed(partial, spelled, *found[:3])
+
+    def _class_search(self, state: SqlState, effort: int, spelled: str | None, size: int, key) -> tuple | None:
+        """(stand-in, pieces, length, effort): the search of a stand-in of `size` bytes for the names of the class
+        `key` at the state's parser state (the state's own lower-cased word where `spelled` is None), kept on
+        its Lookahead; None where no stand-in of that size is in the class."""
+        lookahead = state.lookahead
+        partial = state.partial
         known = lookahead.words.get(key)
         if known is None or not (known[1] is not None or known[2] < 0 or known[3] >= effort):
-            stand_in = data.lower()
+            stand_in = partial.data.lower()
             if spelled:
-                stand_in = next((letter * len(data) for letter in (b"z", b"q", b"j", b"k", b"v", b"w", b"%")
-                                 if self._fresh_class(partial.kind, letter * len(data), lookahead.names) == spelled),
+                stand_in = next((letter * size for letter in (b"z", b"q", b"j", b"k", b"v", b"w", b"%")
+                                 if self._fresh_class(partial.kind, letter * size, lookahead.names) == spelled),
                                 None)
                 if stand_in is None:
                     return None
@@ -269,14 +290,34 @@ class SqlConstraint(Constraint):
             if len(lookahead.words) >= 256:
                 lookahead.words.clear()
             known = lookahead.words[key] = (stand_in,) + found + (effort,)
-        stand_in, pieces, length, _ = known
-        if pieces is None or not spelled:
-            return pieces, length
+        return known
+
+    @staticmethod
+    def _finished(partial: Partial, spelled: str, name: bytes, pieces: tuple) -> tuple[bytes, bytes] | None:
+        """(the stand-in `name` finished by the completion `pieces`, as a later token would spell it; the rest
+        after it), None where the rest has an escaped quote."""
         rest = pieces[0] if partial.kind == "word" else pieces[0][:-1].replace(b"''", b"'").replace(b'""', b'"')
         if len(rest) != len(pieces[0]) - (partial.kind != "word"):
+            return None
+        return (name + rest if spelled == "bare" else b"[" + name + rest + b"]"), rest
+
+    @classmethod
+    def _repeats(cls, partial: Partial, spelled: str, stand_in: bytes, pieces: tuple) -> bool:
+        """Whether a later token of the completion `pieces` is the stand-in's name (names are spelled one way,
+        `sql_completion._spell_name`)."""
+        finished = cls._finished(partial, spelled, stand_in, pieces)
+        return finished is None or any(piece == finished[0] or piece == b" " + finished[0] for piece in pieces[1:])
+
+    @classmethod
+    def _renamed(cls, partial: Partial, spelled: str | None, stand_in: bytes, pieces: tuple | None,
+                 length: int) -> tuple | None:
+        """A stand-in's completion (`_class_search`) as one of the state whose unfinished name is `partial`."""
+        if pieces is None or not spelled:
+            return pieces, length
+        finished = cls._finished(partial, spelled, stand_in, pieces)
+        if finished is None:
             return None  # an escaped quote in the finished name: not renamed
-        wrap = (lambda name: name) if spelled == "bare" else (lambda name: b"[" + name + b"]")
-        finished, renamed_name = wrap(stand_in + rest), wrap(data + rest)
+        finished, renamed_name = finished[0], cls._finished(partial, spelled, partial.data, pieces)[0]
         renamed = [pieces[0]]
         for piece in pieces[1:]:
             if piece == finished or piece == b" " + finished:
