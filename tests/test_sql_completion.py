@@ -263,6 +263,42 @@ def test_a_completion_that_does_not_repeat_the_name_serves_fresh_names_of_every_
     assert len(states[0].lookahead.words) == 1 + len(names)  # the shortest stand-in's, then one per length
 
 
+# Unfinished strings and double-quoted names that can only be fresh, in the select list and ON (a string there, or
+# an alias), and in other clauses
+QUOTED = [b'SELECT "zz', b"SELECT 'zz", b"SELECT a, 'zz", b'SELECT 1 "zz', b'SELECT 1 AS "zz', b'SELECT count("zz',
+          b'SELECT 1, 2 UNION SELECT "zz', b'SELECT x.a FROM (SELECT "zz', b'SELECT * FROM t JOIN uu ON "zz',
+          b'SELECT CASE WHEN "zz', b'SELECT a, q.a, "zz', b'SELECT a FROM t WHERE a = "zz']
+
+
+@pytest.mark.parametrize("prefix", QUOTED)
+def test_strings_of_the_select_list_have_neutral_bytes_and_one_completion_length(small, prefix):
+    """Such a name may always end as a string (or an alias): its characters are neutral bytes (token masks read them
+    without advancing the parser), and its shortest completion is as long for a name of any length."""
+    state = small.advance(small.start(), prefix)
+    assert state is not None and small.neutral_bytes(state) == frozenset(range(0x20, 0x7F)) - {prefix[-3]}
+    lengths = {small.completions.shortest(small.advance(state, more))[1] for more in (b"", b"z", b"zz w", b"zzzzzzz")}
+    assert len(lengths) == 1 and lengths != {None}, (prefix, lengths)
+
+
+def test_names_a_check_reads_or_that_may_be_qualifiers_have_no_neutral_bytes(small):
+    """ESCAPE takes one character, `[...]` and backquoted names are no strings (a qualifier the completion repeats:
+    `SELECT [zz` -> `].*FROM t zz`), a compound's ORDER BY names result columns."""
+    for text in (b"SELECT a FROM t WHERE a LIKE 'x' ESCAPE 'k", b"SELECT a FROM t WHERE a LIKE 'x' ESCAPE 'zz",
+                 b"SELECT [zz", b"SELECT `zz", b"SELECT 1 UNION SELECT 2 ORDER BY \"zz", b'SELECT "a'):
+        state = small.advance(small.start(), text)
+        assert state is None or small.neutral_bytes(state) is None, text
+
+
+def test_masks_in_strings_of_the_select_list_equal_per_token_checks(small):
+    from lm import load
+    from lm.generation.generation import vocabulary_trie
+    from test_token_budget import assert_masks_equal_per_token_checks, tokens_of
+    builtin = load("builtin")
+    trie, vocabulary = vocabulary_trie(builtin), tokens_of(builtin)
+    for text in QUOTED[:4] + [b"SELECT a FROM t WHERE a LIKE 'x' ESCAPE 'k"]:
+        assert_masks_equal_per_token_checks(small, small.advance(small.start(), text), 3, trie, vocabulary, 24)
+
+
 def test_the_budget_refuses_a_state_whose_search_gives_up_and_the_standalone_search_is_unaffected(monkeypatch):
     """Where the budget's search (BUDGET_EXPANSIONS nodes) gives up, the token budget refuses the state (a particle
     keeps only prefixes with a completion known to fit), while `shortest_completion` searches on, exact. The

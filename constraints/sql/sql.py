@@ -20,7 +20,7 @@ from typing import Callable
 from constraints.base import Constraint
 from constraints.sql.ll1 import LL1, Action
 from constraints.sql.sql_functions import sqlite_functions
-from constraints.sql.sql_lexer import EOF, KEYWORD_TOKENS, KEYWORDS, LexError, Lexer, Partial, Token
+from constraints.sql.sql_lexer import DQ, EOF, ID, KEYWORD_TOKENS, KEYWORDS, QID, STR, LexError, Lexer, Partial, Token
 from constraints.sql.sql_schema import Schema, read_schema
 from constraints.sql.sql_completion import MAX_EXPANSIONS, is_bare_word, scope_keys
 from constraints.sql.sql_scope import Scope, Sem
@@ -41,6 +41,7 @@ _ALIAS_RULE = "as_alias : ID | QID | DQ | STR | " + " | ".join(sorted(KEYWORDS -
 _EOF_TOKEN = Token(EOF)
 _NAME_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _FORWARD_CLAUSES = frozenset({"select", "on", "corder"})  # where a name may refer to one defined later
+_CONTENT_FREE = frozenset({"name_head"})  # prefix checks that pass any fresh name (a name head: a string, a qualifier)
 BUDGET_EXPANSIONS = 100  # a budget test's search effort (`SqlConstraint.budget_completion`)
 _QUOTED_BYTES = {close: frozenset(range(0x20, 0x7F)) - {close} for close in b"'\"`]"}  # by closing byte
 
@@ -146,8 +147,19 @@ class SqlConstraint(Constraint):
         else:
             return None
         frames = state.sem.frames
-        if not frames or frames[-1].clause in _FORWARD_CLAUSES:
-            return None  # a fresh name there may be a qualifier the completion must repeat (`SELECT q.a FROM t q`)
+        if not frames:
+            return None
+        if frames[-1].clause in _FORWARD_CLAUSES:
+            # a fresh name there may be a qualifier the completion must repeat (`SELECT q.a FROM t q`); not a string
+            # (`'...'`, or `"..."` that binds nothing), which may always end as one (or as an alias)
+            if kind != "quote" or partial.quote not in (0x22, 0x27) or frames[-1].clause == "corder":
+                return None
+        term = {0x27: STR, 0x22: DQ, 0x60: QID}[partial.quote] if kind == "quote" else QID if kind == "bracket" else ID
+        context = state.lookahead.contexts.get(term, False)
+        if context is False:
+            context = state.lookahead.contexts[term] = self.parser.prefix_context(state.stack, state.sem, term)
+        if context is not None and context[0] is not None and context[0].name not in _CONTENT_FREE:
+            return None  # a check reads the name (ESCAPE takes one character, a table must exist)
         fresh = self.completions.is_fresh_word(partial.data, self._names_in_scope(state), keywords=kind == "word")
         return neutral if fresh else None
 
