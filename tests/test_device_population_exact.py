@@ -136,3 +136,33 @@ def test_device_path_returns_valid_documents_on_a_real_schema():
         assert result.samples and math.isfinite(result.log_ml)
         for sample in result.samples:
             jsonschema.validate(json.loads(sample.value), schema)
+
+
+def test_copies_switching_to_one_mask_return_valid_documents(monkeypatch):
+    """With the switch to a group's mask made easy, a run mixes AWRS and mask draws: valid documents only."""
+    import json
+
+    import jsonschema
+
+    import lm.generation.device_generation as device_generation
+
+    monkeypatch.setattr(device_generation, "GROUP_SAVED_DRAWS", 1)
+    mask_draws = []
+    draw = device_generation._CopyGroups.draw
+
+    def counted(self, i, state, rng):
+        made = draw(self, i, state, rng)
+        mask_draws.append(made is not None)
+        return made
+
+    monkeypatch.setattr(device_generation._CopyGroups, "draw", counted)
+    llm = lm.load("builtin")
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 8}}, "required": ["name"],
+              "additionalProperties": False}
+    for seed in range(3):
+        result = generate(llm, "Person:", constraints.json_schema(schema), particles=8, max_tokens=24, engine="device",
+                          ess_threshold=1.0, rng=seed)
+        assert result.samples and math.isfinite(result.log_ml)
+        for sample in result.samples:
+            jsonschema.validate(json.loads(sample.value), schema)
+    assert any(mask_draws) and not all(mask_draws)

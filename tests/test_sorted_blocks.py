@@ -38,3 +38,49 @@ def test_deeper_blocks_come_one_transfer_per_tier(monkeypatch):
     assert len(copies) == 5  # tiers 1..5
     assert sum(copies) == 2 * (5001 - HEAD_BLOCKS * 50)  # each deeper token's probability and id, once
     np.testing.assert_array_equal(np.concatenate([v for v, _ in pieces[:101]]), probs[1].sort(descending=True).values.numpy())
+
+
+def test_rows_equal_compares_every_bit_of_the_probabilities():
+    probs = torch.softmax(torch.randn(2, 300, generator=torch.Generator().manual_seed(3), dtype=torch.float64), -1)
+    rows = torch.cat([probs, probs[:1], probs[:1].clone()])
+    rows[3, 299] = torch.nextafter(rows[3, 299], torch.tensor(1.0, dtype=torch.float64))  # one ulp off, at the tail
+    batch = SortedBatch(rows)
+    assert batch.rows_equal(0, [0, 1, 2, 3]).tolist() == [True, False, True, False]
+
+
+def test_copies_switched_to_the_mask_draw_p_c_over_z_with_weight_z():
+    """lm.generation.device_generation._CopyGroups: after the first copy's AWRS rejected enough, the copies whose row
+    equals the first's bit for bit draw from p restricted to the mask (law p c / Z exactly, weight Z); a copy whose
+    row differs keeps its own AWRS; one mask serves the group."""
+    import math
+
+    import semantics
+    from inference.awrs import TokenDraw
+    from lm.generation import device_generation
+
+    probs = torch.softmax(torch.randn(1, 300, generator=torch.Generator().manual_seed(5), dtype=torch.float64), -1)
+    rows = probs.repeat(4, 1)
+    rows[3, 7] *= 1 + 1e-15
+    batch = SortedBatch(rows)
+    allowed = np.zeros(300, dtype=bool)
+    allowed[[0, 7, 42, 299]] = True
+    masks = []
+
+    class Shared:
+        def mask(self, state):
+            return lambda: masks.append(state) or (allowed.copy(), 11)
+
+    state = object()
+    groups = device_generation._CopyGroups([state] * 4, np.zeros(4, dtype=bool), batch, Shared())
+    groups.note(0, TokenDraw(42, 0.0, 9, rejections=device_generation.GROUP_SAVED_DRAWS, masked=False))
+    assert groups.draw(3, state, None) is None  # its row differs in one bit: AWRS
+    p = probs[0].numpy()
+    z = p[allowed].sum()
+    law = np.zeros(300)
+    for outcome in semantics.explore(lambda rng: groups.draw(1, state, rng)):
+        draw = outcome.value
+        assert draw.masked and draw.log_weight == pytest.approx(math.log(z), rel=1e-12)
+        law[draw.token] += math.exp(outcome.log_prob)
+    np.testing.assert_allclose(law, np.where(allowed, p, 0.0) / z, rtol=1e-9, atol=1e-15)
+    assert groups.draw(2, state, __import__("ppl").rng(0)).token in {0, 7, 42, 299}
+    assert len(masks) == 1

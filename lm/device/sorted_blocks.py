@@ -45,6 +45,12 @@ class SortedBatch:
         self.first_values = head[:, blocks:blocks + first]
         self.first_ids = head[:, blocks + first:].astype(np.int64)
 
+    def rows_equal(self, first: int, rows: list[int]) -> np.ndarray:
+        """Whether each of `rows` has exactly (bit for bit) the probabilities of row `first`: one transfer."""
+        with torch.inference_mode():
+            index = torch.as_tensor(rows, device=self.probs.device)
+            return (self.probs[index] == self.probs[first]).all(dim=1).cpu().numpy()
+
     def row(self, i: int) -> "SortedRow":
         return SortedRow(self, i)
 

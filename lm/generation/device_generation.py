@@ -7,6 +7,8 @@ the device computes the tempered next-token probabilities of every row and sorts
 (lm/device/sorted_blocks.py); the host gets the block masses and the top block of each row in
 one transfer and runs the token choice (AWRS by default) per unfinished particle, fetching a
 deeper block only when a draw reaches it; the chosen tokens go back as the next step's input.
+Resampled copies (one constraint state, the same probabilities bit for bit) may draw from one exact
+mask instead, where the mask is AWRS's own fallback (`_CopyGroups`).
 Finished and dead rows keep feeding EOS (fixed shapes). Resampling gathers KV rows on the
 device and the constraint states on the host.
 """
@@ -21,6 +23,7 @@ import torch
 
 from inference.history.record import ParticleSummary
 from inference.result import Particle
+from inference.awrs import TokenDraw, WithoutReplacementDraws, token_blocks
 from lm.device.sorted_blocks import SortedBatch
 from lm.distribution.tempering import temper_logits
 from lm.generation.dead_particles import death_cause
@@ -45,6 +48,10 @@ class GeneratedText:
 
 
 _UNSEEN = object()
+
+# Resampled copies at one constraint state switch from AWRS to one shared exact mask when the first copy's
+# rejections times the other copies reach this many draws saved (a mask costs about as much as this many draws).
+GROUP_SAVED_DRAWS = 24
 
 
 class _SharedVerdicts:
@@ -108,6 +115,59 @@ class _SharedVerdicts:
         return compute
 
 
+class _CopyGroups:
+    """Particles at one constraint state this step; after the first one's AWRS, the others may share one exact mask.
+
+    When the first copy's AWRS rejected r tokens (or fell back to the mask), its k other copies would
+    likely repeat about r draws each; if r * k >= GROUP_SAVED_DRAWS (or the mask is made already), the
+    copies whose probabilities equal the first's bit for bit draw from p restricted to the state's mask
+    instead, with weight Z: the locally optimal proposal, properly weighted like AWRS. The switch depends
+    only on draws made before the copies', so each copy's (token, weight) stays properly weighted.
+    """
+
+    def __init__(self, states: list[Any], finished: np.ndarray, batch: SortedBatch, shared: _SharedVerdicts):
+        self.batch, self.shared = batch, shared
+        self.members: dict[int, list[int]] = {}  # first particle of a group -> all of them
+        by_state: dict[int, list[int]] = {}
+        for i, state in enumerate(states):
+            if not finished[i]:
+                by_state.setdefault(id(state), []).append(i)
+        for members in by_state.values():
+            if len(members) > 1:
+                self.members[members[0]] = members
+        self.first_of: dict[int, int] = {}  # a copy that draws from its group's mask -> the group's first particle
+        self.masked: dict[int, tuple[Any, float, int]] = {}  # first particle -> (blocks or None, log Z, mask work)
+
+    def note(self, i: int, draw: TokenDraw) -> None:
+        """After particle i's own draw: switch its group's other copies to the mask if that saves enough."""
+        members = self.members.get(i)
+        if members is None or not (draw.masked or draw.rejections * (len(members) - 1) >= GROUP_SAVED_DRAWS):
+            return
+        same = self.batch.rows_equal(i, members[1:])
+        for j, equal in zip(members[1:], same):
+            if equal:
+                self.first_of[j] = i
+
+    def draw(self, i: int, state: Any, rng: Any) -> TokenDraw | None:
+        """Particle i's token from its group's mask, or None if it draws by itself."""
+        first = self.first_of.get(i)
+        if first is None:
+            return None
+        made = self.masked.get(first)
+        work = 1
+        if made is None:
+            allowed, mask_work = self.shared.mask(state)()
+            masked = np.where(allowed, self.batch.row(first).full(), 0.0)
+            z = float(masked.sum())
+            made = self.masked[first] = (token_blocks(masked) if z > 0 else None, math.log(z) if z > 0 else -math.inf,
+                                         int(mask_work))
+            work += made[2]
+        blocks, log_z, _ = made
+        if blocks is None:
+            return TokenDraw(None, -math.inf, work, 0, masked=True)
+        return TokenDraw(WithoutReplacementDraws(blocks).draw(rng), log_z, work, 0, masked=True)
+
+
 class ConstrainedDecodePopulation:
     """N particles of constrained generation in a StaticDecoder's rows (see the module docstring)."""
 
@@ -153,14 +213,22 @@ class ConstrainedDecodePopulation:
         batch = SortedBatch(self._probabilities())
         chosen = [self.eos] * self.n
         shared = _SharedVerdicts(self.vocabulary, self.constraint, self.mask_for, self.candidates_for)
+        copies = (_CopyGroups(self.states, self.finished, batch, shared)
+                  if self.sampler == "awrs" and self.candidates_for is None else None)
         for i in range(self.n):
             if self.finished[i]:
                 continue
             states: dict = {}
             state = self.states[i]
-            draw = draw_token(rng, batch.row(i), self.sampler, shared.accepts(state, states),
-                              awrs_budget=self.awrs_budget, mask=shared.mask(state),
-                              candidates=shared.candidates(state))
+            draw = copies.draw(i, state, rng) if copies is not None else None
+            if draw is None:
+                draw = draw_token(rng, batch.row(i), self.sampler, shared.accepts(state, states),
+                                  awrs_budget=self.awrs_budget, mask=shared.mask(state),
+                                  candidates=shared.candidates(state))
+                if copies is not None:
+                    copies.note(i, draw)
+            elif draw.token is not None and not shared.accepts(state, states)(draw.token):
+                raise ValueError(f"the mask accepts token {draw.token} but the constraint rejects it: they must agree")
             self.evaluations[i] += draw.evaluations
             self.log_w[i] += draw.log_weight
             if draw.token is None or draw.log_weight == -math.inf:
