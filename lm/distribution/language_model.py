@@ -108,7 +108,7 @@ class LanguageModel:
         decoder = self._static_decoders.pop(key, None)
         if decoder is None:
             kept = STATIC_DECODERS_KEPT if self.device.type == "cuda" else 1
-            while self._static_decoders and len(self._static_decoders) >= kept:
+            while len(self._static_decoders) >= kept:
                 del self._static_decoders[next(iter(self._static_decoders))]  # free the oldest before allocating
             head = None if temperature is None else sampling_head(temperature)
             try:

@@ -136,7 +136,7 @@ class _CopyGroups:
             if len(members) > 1:
                 self.members[members[0]] = members
         self.first_of: dict[int, int] = {}  # a copy that draws from its group's mask -> the group's first particle
-        self.masked: dict[int, tuple[Any, float, int]] = {}  # first particle -> (blocks or None, log Z, mask work)
+        self.masked: dict[int, tuple[Any, float]] = {}  # first particle -> (blocks of p times the mask or None, log Z)
 
     def note(self, i: int, draw: TokenDraw) -> None:
         """After particle i's own draw: switch its group's other copies to the mask if that saves enough."""
@@ -155,14 +155,13 @@ class _CopyGroups:
             return None
         made = self.masked.get(first)
         work = 1
-        if made is None:
+        if made is None:  # the group's first copy to draw here makes the masked blocks (and is charged the mask's work)
             allowed, mask_work = self.shared.mask(state)()
             masked = np.where(allowed, self.batch.row(first).full(), 0.0)
             z = float(masked.sum())
-            made = self.masked[first] = (token_blocks(masked) if z > 0 else None, math.log(z) if z > 0 else -math.inf,
-                                         int(mask_work))
-            work += made[2]
-        blocks, log_z, _ = made
+            made = self.masked[first] = (token_blocks(masked), math.log(z)) if z > 0 else (None, -math.inf)
+            work += int(mask_work)
+        blocks, log_z = made
         if blocks is None:
             return TokenDraw(None, -math.inf, work, 0, masked=True)
         return TokenDraw(WithoutReplacementDraws(blocks).draw(rng), log_z, work, 0, masked=True)
